@@ -1,0 +1,347 @@
+"""The derivative contract: named requests, the result type and the backend base class.
+
+A backend is called with a *pointwise* callable ``f: (..., d) -> (..., m)`` and points ``x: (..., d)``
+with any number of leading batch dims. It returns :class:`Derivatives` holding
+
+- ``u``    ``(..., m)``          the values,
+- ``jac``  ``(..., m, d)``       the full Jacobian, when asked for (``needs=None`` or ``"jac"``),
+- ``hess`` ``(..., m, d, d)``    the full Hessian, when asked for (``needs=None`` or ``"hess"``),
+- named entries such as ``d["u_xx"]`` ``(...,)``, over the axis and field names a PDE declares.
+
+Results keep the autograd graph to the parameters of ``f`` (create_graph semantics) so residual losses
+train. Row ``k`` of every output depends on row ``k`` of ``x`` only, provided ``f`` is pointwise
+(:mod:`pinnkit.derivatives.checks` verifies that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+PointwiseFn = Callable[[Tensor], Tensor]
+
+FULL_TOKENS = {"jac": 1, "hess": 2}
+
+
+def default_axes(d: int) -> tuple[str, ...]:
+    """Axis names used when the caller gives none: ``x, y, z`` for d <= 3, else ``x0 .. x{d-1}``."""
+    return ("x", "y", "z")[:d] if d <= 3 else tuple(f"x{i}" for i in range(d))
+
+
+def default_fields(m: int) -> tuple[str, ...]:
+    """Field names used when the caller gives none: ``u, v, w`` for m <= 3, else ``u0 .. u{m-1}``."""
+    return ("u", "v", "w")[:m] if m <= 3 else tuple(f"u{i}" for i in range(m))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One requested derivative: ``field`` differentiated along ``axes`` (sorted, so u_tx == u_xt)."""
+
+    name: str
+    field: int
+    axes: tuple[int, ...]
+
+    @property
+    def order(self) -> int:
+        return len(self.axes)
+
+
+def parse_entry(name: str, fields: Sequence[str], axes: Sequence[str]) -> Entry:
+    """Parse ``"u"``, ``"u_x"``, ``"v_xy"``, ``"u_txx"`` into an :class:`Entry`.
+
+    The part before ``_`` is a field name, the part after a run of axis names (longest match first,
+    so multi-letter axes such as ``x0, x1`` work).
+    """
+    head, sep, tail = name.partition("_")
+    if head not in fields:
+        raise KeyError(
+            f"unknown field {head!r} in {name!r}; the fields are {tuple(fields)} "
+            f"(names look like {fields[0]!r}, {fields[0]}_{axes[0]}, {fields[0]}_{axes[0]}{axes[0]})"
+        )
+    if sep and not tail:
+        raise KeyError(f"{name!r} names no axis after '_'; the axes are {tuple(axes)}")
+    by_length = sorted(axes, key=len, reverse=True)
+    picked: list[int] = []
+    rest = tail
+    while rest:
+        for a in by_length:
+            if rest.startswith(a):
+                picked.append(axes.index(a))
+                rest = rest[len(a) :]
+                break
+        else:
+            raise KeyError(f"cannot read {rest!r} in {name!r} as axis names; the axes are {tuple(axes)}")
+    return Entry(name=name, field=fields.index(head), axes=tuple(sorted(picked)))
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a backend must compute, parsed once from a PDE's ``needs``.
+
+    ``full_order`` is 0 (only named entries), 1 (full ``jac``) or 2 (full ``jac`` and ``hess``).
+    ``entries`` are the named entries of order >= 1 (order-0 names are read from ``u``).
+    """
+
+    fields: tuple[str, ...]
+    axes: tuple[str, ...]
+    full_order: int
+    entries: tuple[Entry, ...]
+
+    @property
+    def order(self) -> int:
+        return max([self.full_order, *(e.order for e in self.entries)])
+
+    @property
+    def fields_used(self) -> tuple[int, ...] | None:
+        """Fields that derivatives are taken of; ``None`` means all (full tensors were asked for)."""
+        if self.full_order:
+            return None
+        return tuple(sorted({e.field for e in self.entries}))
+
+    def derivative_keys(self) -> list[tuple[int, tuple[int, ...]]]:
+        """Every (field, axes) the result must hold: full tensors' entries and named ones."""
+        keys = {(e.field, e.axes) for e in self.entries}
+        return sorted(keys)
+
+
+def make_request(
+    needs: Sequence[str] | None,
+    fields: Sequence[str],
+    axes: Sequence[str],
+    order: int = 2,
+) -> Request:
+    """Build a :class:`Request`; ``needs=None`` asks for the full tensors up to ``order`` (1 or 2)."""
+    fields, axes = tuple(fields), tuple(axes)
+    for kind, names in (("field", fields), ("axis", axes)):
+        if len(set(names)) != len(names) or any("_" in n or not n for n in names):
+            raise ValueError(f"{kind} names must be unique, non-empty and without '_': {names}")
+    if needs is None:
+        if order not in (0, 1, 2):
+            raise ValueError(f"full tensors exist for order 0, 1 or 2, not {order}; name higher entries in needs")
+        return Request(fields, axes, order, ())
+    if isinstance(needs, str):
+        raise TypeError(f"needs must be a sequence of names, not the string {needs!r}: use ({needs!r},)")
+    full = max((FULL_TOKENS[n] for n in needs if n in FULL_TOKENS), default=0)
+    entries = tuple(parse_entry(n, fields, axes) for n in needs if n not in FULL_TOKENS)
+    return Request(fields, axes, full, tuple(e for e in entries if e.order > 0))
+
+
+class Derivatives:
+    """Values and derivatives of a pointwise ``f`` at points ``x (..., d)``.
+
+    ``d.u (..., m)``; ``d.jac (..., m, d)`` and ``d.hess (..., m, d, d)`` when computed; ``d["u_xx"] (...,)``
+    for any computed entry (``d["u"]`` is the field's value). Asking for what was not computed raises a
+    ``KeyError`` naming what was.
+    """
+
+    def __init__(
+        self,
+        u: Tensor,
+        request: Request,
+        entries: dict[tuple[int, tuple[int, ...]], Tensor],
+        jac: Tensor | None = None,
+        hess: Tensor | None = None,
+    ) -> None:
+        self.u = u
+        self.request = request
+        self._entries = entries
+        self._jac = jac
+        self._hess = hess
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.request.fields
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.request.axes
+
+    @property
+    def jac(self) -> Tensor:
+        if self._jac is None:
+            raise KeyError("the full Jacobian was not computed: call with needs=None or include 'jac' in needs")
+        return self._jac
+
+    @property
+    def hess(self) -> Tensor:
+        if self._hess is None:
+            raise KeyError("the full Hessian was not computed: call with needs=None or include 'hess' in needs")
+        return self._hess
+
+    def __getitem__(self, name: str) -> Tensor:
+        if name in FULL_TOKENS:
+            return self.jac if name == "jac" else self.hess
+        e = parse_entry(name, self.fields, self.axes)
+        if e.order == 0:
+            return self.u[..., e.field]
+        key = (e.field, e.axes)
+        if key in self._entries:
+            return self._entries[key]
+        if e.order == 1 and self._jac is not None:
+            return self._jac[..., e.field, e.axes[0]]
+        if e.order == 2 and self._hess is not None:
+            return self._hess[..., e.field, e.axes[0], e.axes[1]]
+        raise KeyError(f"{name!r} was not computed; available: {self.available()}")
+
+    def available(self) -> list[str]:
+        names = [f for f in self.fields]
+        names += [e.name for e in self.request.entries]
+        if self._jac is not None:
+            names.append("jac")
+        if self._hess is not None:
+            names.append("hess")
+        return names
+
+    def __repr__(self) -> str:
+        return f"Derivatives(u={tuple(self.u.shape)}, available={self.available()})"
+
+
+class UnsupportedRequest(ValueError):
+    """A backend cannot serve a request (too high an order, an unsupported module, too many points)."""
+
+
+class Backend:
+    """Base class of derivative backends.
+
+    Subclasses implement :meth:`compute` on flattened points ``x (N, d)`` and return
+    ``(u (N, m), entries, jac (N, m, d) | None, hess (N, m, d, d) | None)``; this class handles names,
+    leading batch dims and the checks common to all.
+    """
+
+    name: ClassVar[str] = "base"
+    max_order: ClassVar[int | None] = None
+    uses_autograd: ClassVar[bool] = True
+
+    def __call__(
+        self,
+        f: PointwiseFn,
+        x: Tensor,
+        needs: Sequence[str] | None = None,
+        *,
+        axes: Sequence[str] | None = None,
+        fields: Sequence[str] | None = None,
+        order: int = 2,
+    ) -> Derivatives:
+        """Evaluate ``f`` at ``x (..., d)`` with the derivatives in ``needs`` (``None``: full tensors)."""
+        if x.dim() == 0:
+            raise ValueError("x must have shape (..., d) with d >= 1, got a scalar")
+        lead, d = x.shape[:-1], x.shape[-1]
+        axes = tuple(axes) if axes is not None else default_axes(d)
+        if len(axes) != d:
+            raise ValueError(f"x has d={d} input columns but {len(axes)} axis names {axes} were given")
+        given_fields = tuple(fields) if fields is not None else None
+        req = make_request(needs, given_fields or ("u",), axes, order)
+        self._check_order(req)
+        if req.order > 0 and self.uses_autograd and not torch.is_grad_enabled():
+            raise RuntimeError(
+                f"backend {self.name!r} needs autograd, but it is disabled here (torch.no_grad or "
+                "inference_mode): derivatives would be lost. Wrap the call in torch.enable_grad(); in Lightning "
+                "build the Trainer with inference_mode=False"
+            )
+        xf = x.reshape(-1, d)
+        if not xf.requires_grad:
+            xf = xf.detach().requires_grad_(True)
+        if req.order == 0:
+            u = as_2d(f(xf), xf)
+            entries: dict = {}
+            jac = hess = None
+        else:
+            u, entries, jac, hess = self.compute(f, xf, req)
+        m = u.shape[-1]
+        if given_fields is None and needs is None:
+            req = make_request(None, default_fields(m), axes, req.full_order)
+        elif len(req.fields) != m:
+            raise ValueError(
+                f"f returns m={m} output columns but the fields {req.fields} name {len(req.fields)}; "
+                "pass fields=(...) with one name per output column"
+            )
+        shape = lambda t, extra: t.reshape(*lead, *extra)  # noqa: E731
+        return Derivatives(
+            shape(u, (m,)),
+            req,
+            {k: shape(v, ()) for k, v in entries.items()},
+            None if jac is None else shape(jac, jac.shape[1:]),
+            None if hess is None else shape(hess, hess.shape[1:]),
+        )
+
+    def _check_order(self, req: Request) -> None:
+        if self.max_order is not None and req.order > self.max_order:
+            worst = max(req.entries, key=lambda e: e.order)
+            raise UnsupportedRequest(
+                f"backend {self.name!r} serves derivatives up to order {self.max_order}; "
+                f"{worst.name!r} is of order {worst.order}. Backends without this limit: autograd, "
+                "batched_grad, functional, func, func_fwd, taylor"
+            )
+
+    def compute(
+        self, f: PointwiseFn, x: Tensor, req: Request
+    ) -> tuple[Tensor, dict[tuple[int, tuple[int, ...]], Tensor], Tensor | None, Tensor | None]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def as_2d(y: Tensor, x: Tensor) -> Tensor:
+    """Give a scalar-valued ``f``'s output ``(...,)`` a trailing field axis: ``(..., 1)``."""
+    if y.shape == x.shape[:-1]:
+        return y.unsqueeze(-1)
+    if y.shape[:-1] != x.shape[:-1]:
+        raise ValueError(
+            f"f is not pointwise-shaped: for x of shape {tuple(x.shape)} it returned {tuple(y.shape)}, "
+            f"expected {tuple(x.shape[:-1])} + (m,)"
+        )
+    return y
+
+
+def rows_to_result(
+    u: Tensor, req: Request, grads: dict[tuple[int, tuple[int, ...]], Tensor]
+) -> tuple[Tensor, dict, Tensor | None, Tensor | None]:
+    """Assemble a result from gradient rows: ``grads[(field, prefix)] (N, d)`` = ∇ of ∂_prefix u_field."""
+    entries = {(f, a): grads[(f, a[:-1])][:, a[-1]] for f, a in req.derivative_keys()}
+    m, d = u.shape[-1], len(req.axes)
+    jac = hess = None
+    if req.full_order >= 1:
+        jac = torch.stack([grads[(f, ())] for f in range(m)], dim=1)
+    if req.full_order >= 2:
+        hess = torch.stack([torch.stack([grads[(f, (a,))] for a in range(d)], dim=1) for f in range(m)], dim=1)
+    return u, entries, jac, hess
+
+
+def row_plan(req: Request, m: int) -> list[list[tuple[int, tuple[int, ...]]]]:
+    """Gradient rows to compute, level by level: level k holds ``(field, prefix)`` with ``len(prefix) == k``.
+
+    The gradient of row ``(f, p)`` gives every entry ``(f, p + (a,))``; only rows some request needs
+    are listed, which is what a careful user of per-output autograd does.
+    """
+    rows: set[tuple[int, tuple[int, ...]]] = set()
+    fields = range(m) if req.full_order else ()
+    for f in fields:
+        rows.add((f, ()))
+        if req.full_order >= 2:
+            rows.update((f, (a,)) for a in range(len(req.axes)))
+    for e in req.entries:
+        rows.update((e.field, e.axes[:k]) for k in range(e.order))
+    levels: list[list] = [[] for _ in range(req.order)]
+    for r in sorted(rows):
+        levels[len(r[1])].append(r)
+    return levels
+
+
+def tensors_to_result(
+    ys: list[Tensor], req: Request
+) -> tuple[Tensor, dict, Tensor | None, Tensor | None]:
+    """Assemble a result from full derivative tensors of the fields ``req.fields_used``.
+
+    ``ys[0]`` is ``u (N, m)`` (all fields); ``ys[k]`` for k >= 1 is ``(N, n_used, d, ..., d)``.
+    """
+    used = req.fields_used
+    pos = {f: i for i, f in enumerate(used)} if used is not None else {f: f for f in range(ys[0].shape[-1])}
+    entries = {(f, a): ys[len(a)][(slice(None), pos[f], *a)] for f, a in req.derivative_keys()}
+    jac = ys[1] if req.full_order >= 1 else None
+    hess = ys[2] if req.full_order >= 2 else None
+    return ys[0], entries, jac, hess
