@@ -259,7 +259,7 @@ class Backend:
                 f"f returns m={m} output columns but the fields {req.fields} name {len(req.fields)}; "
                 "pass fields=(...) with one name per output column"
             )
-        shape = lambda t, extra: t.reshape(*lead, *extra)  # noqa: E731
+        shape = lambda t, extra: t.reshape((*lead, *extra))  # noqa: E731
         return Derivatives(
             shape(u, (m,)),
             req,
@@ -332,9 +332,7 @@ def row_plan(req: Request, m: int) -> list[list[tuple[int, tuple[int, ...]]]]:
     return levels
 
 
-def tensors_to_result(
-    ys: list[Tensor], req: Request
-) -> tuple[Tensor, dict, Tensor | None, Tensor | None]:
+def tensors_to_result(ys: list[Tensor], req: Request) -> tuple[Tensor, dict, Tensor | None, Tensor | None]:
     """Assemble a result from full derivative tensors of the fields ``req.fields_used``.
 
     ``ys[0]`` is ``u (N, m)`` (all fields); ``ys[k]`` for k >= 1 is ``(N, n_used, d, ..., d)``.

@@ -3,9 +3,10 @@
 - :class:`Functional`: the *sum-over-batch trick*. For a pointwise ``f``, the Jacobian of
   ``x -> f(x).sum(0)`` (shape ``(m, N, d)``) holds every point's own Jacobian, so one vectorized
   ``jacobian`` call per order gives them all in O(N) memory; nested for higher orders.
-- :class:`Dense`: the naive method, the full ``(N, m, N, d)`` Jacobian (and ``(N, m, d, N, d)`` Hessian)
-  followed by the diagonal over points. Its memory is quadratic in N, so it refuses above
-  ``max_points``; it is kept as an independent reference.
+- :class:`Dense`: the naive method, the full ``(N, m, N, d)`` Jacobian (and, per field, the full
+  ``(N, d, N, d)`` Hessian of the batch-summed output from ``functional.hessian``) followed by the diagonal
+  over points. Its memory and time are quadratic in N, so it refuses above ``max_points``; it is kept as an
+  independent reference.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.autograd.functional import jacobian
+from torch.autograd.functional import hessian, jacobian
 
 from .base import (
     Backend,
@@ -30,6 +31,11 @@ from .base import (
 
 def _jac(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return jacobian(fn, x, create_graph=True, vectorize=True)
+
+
+def _hess(g: Callable[[Tensor], Tensor], i: int, x: Tensor) -> Tensor:
+    """Full Hessian ``(N, d, N, d)`` of ``sum_n g(x)[n, i]``."""
+    return hessian(lambda z: g(z)[:, i].sum(), x, create_graph=True, vectorize=True)
 
 
 class Functional(Backend):
@@ -66,7 +72,7 @@ class Dense(Backend):
     name = "dense"
     max_order = 2
 
-    def __init__(self, max_points: int = 2048) -> None:
+    def __init__(self, max_points: int = 1024) -> None:
         if max_points < 1:
             raise ValueError(f"max_points must be >= 1, got {max_points}")
         self.max_points = max_points
@@ -74,7 +80,7 @@ class Dense(Backend):
     def compute(self, f: PointwiseFn, x: Tensor, req: Request):
         n, d = x.shape
         if n > self.max_points:
-            need = n * n * d ** req.order * x.element_size()
+            need = n * n * d**req.order * x.element_size()
             raise UnsupportedRequest(
                 f"backend 'dense' builds the full Jacobian over all points, O(N²) memory and time: N={n} "
                 f"points would need about {need / 2**30:.2f} GiB per output field, above its max_points="
@@ -88,12 +94,12 @@ class Dense(Backend):
             y = as_2d(f(z), z)
             return y if sel is None else y[:, list(sel)]
 
-        def jac_diag(z: Tensor) -> Tensor:  # (N, k, N, d) -> diagonal (N, k, d)
-            return torch.diagonal(_jac(g, z), dim1=0, dim2=2).permute(2, 0, 1)
-
-        ys = [u, jac_diag(x)]
-        if req.order >= 2:  # (N, k, d, N, d) -> diagonal (N, k, d, d)
-            ys.append(torch.diagonal(_jac(jac_diag, x), dim1=0, dim2=3).permute(3, 0, 1, 2))
+        ys = [u, torch.diagonal(_jac(g, x), dim1=0, dim2=2).permute(2, 0, 1)]  # (N, k, N, d) -> (N, k, d)
+        if req.order >= 2:  # per field: (N, d, N, d) -> diagonal (N, d, d); stacked (N, k, d, d)
+            k = u.shape[-1] if sel is None else len(sel)
+            ys.append(
+                torch.stack([torch.diagonal(_hess(g, i, x), dim1=0, dim2=2).permute(2, 0, 1) for i in range(k)], 1)
+            )
         return tensors_to_result(ys, req)
 
     def __repr__(self) -> str:

@@ -1,0 +1,18 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+
+.PHONY: setup train test test-slow lint
+setup: $(PY)
+train: $(PY)
+	$(PY) train.py pde=heat
+test: $(PY)
+	$(PY) -m pytest -q -m "not slow"
+test-slow: $(PY)
+	$(PY) -m pytest -q -m slow
+lint: $(PY)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

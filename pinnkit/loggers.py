@@ -1,0 +1,53 @@
+"""Experiment loggers and run metadata: W&B (offline by default) or CSV, built from the ``logger`` config."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger, WandbLogger
+from omegaconf import DictConfig
+
+PACKAGES = ("pinnkit", "torch", "lightning", "hydra-core", "wandb", "numpy")
+
+
+def make_logger(cfg: DictConfig, run_dir: Path, pde_name: str, backend_name: str) -> Logger | None:
+    """Instantiate ``cfg.logger`` writing under ``run_dir``; W&B runs get group (default: the pde) and tags."""
+    if cfg.get("logger") is None:
+        return None
+    kwargs: dict[str, Any] = {"save_dir": str(run_dir)}
+    if cfg.logger.get("_target_", "").endswith("WandbLogger"):
+        kwargs["group"] = cfg.logger.get("group") or pde_name
+        kwargs["tags"] = [pde_name, backend_name, *(cfg.logger.get("tags") or [])]
+    return instantiate(cfg.logger, **kwargs)
+
+
+def run_metadata(device: torch.device) -> dict[str, Any]:
+    """Git SHA, package versions and device, logged with every run."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    return {"git_sha": sha or None, "versions": versions, "device": f"{device.type}: {name}"}
+
+
+def finish(logger: Logger | None) -> None:
+    """Close a W&B run so the next job of a multirun starts its own."""
+    if isinstance(logger, WandbLogger):
+        import wandb
+
+        wandb.finish()

@@ -1,0 +1,165 @@
+"""The generic PINN LightningModule: samples each term's points, asks the PDE for residuals, logs metrics.
+
+It knows nothing of a particular PDE: every loss is a :class:`~pinnkit.pdes.Term` with its region, its named
+derivative needs and its residual. Logged keys: ``train/loss``, ``train/loss_<term>``, ``val/l2_rel``,
+``val/loss_<term>`` for the interior term, ``perf/it_per_s``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, IterableDataset
+
+from .derivatives import Backend
+from .derivatives.checks import check_pointwise, check_reaches_params
+from .pdes import PDE, Term
+
+
+class Ticks(IterableDataset):
+    """An endless stream of step ticks: points are sampled on the device inside the step, not loaded."""
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            yield 0
+
+
+class PINNModule(L.LightningModule):
+    """Trains ``net`` so that every term of ``pde`` vanishes.
+
+    ``points`` maps a region (``interior``, ``initial``, ``boundary``, ``periodic``) to its number of points
+    per step; ``weights`` maps term names to loss weights (default 1); points are resampled every
+    ``resample_every`` steps (0: never) from a generator seeded by ``(seed, step)``.
+    """
+
+    def __init__(
+        self,
+        pde: PDE,
+        net: nn.Module,
+        derivative: Backend,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        points: Mapping[str, int] | None = None,
+        weights: Mapping[str, float] | None = None,
+        resample_every: int = 1,
+        val_points: int = 2048,
+        seed: int = 0,
+        checks: bool = True,
+    ) -> None:
+        super().__init__()
+        self.pde, self.net, self.derivative = pde, net, derivative
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.terms: list[Term] = pde.terms()
+        names = [t.name for t in self.terms]
+        unknown = set(weights or {}) - set(names)
+        if unknown:
+            raise ValueError(f"loss weights name unknown terms {sorted(unknown)}; the terms of {pde.name} are {names}")
+        self.weights = {t.name: float((weights or {}).get(t.name, t.weight)) for t in self.terms}
+        self.points = dict(points or {"interior": 2000, "initial": 200, "boundary": 200, "periodic": 200})
+        for t in self.terms:
+            n = self.points.get(t.region.split(":")[0])
+            if n is None or int(n) < 1:
+                raise ValueError(
+                    f"term {t.name!r} samples region {t.region!r}: set data.points.{t.region.split(':')[0]} >= 1 "
+                    f"(given: {self.points})"
+                )
+        if resample_every < 0 or val_points < 1:
+            raise ValueError(f"need resample_every >= 0 and val_points >= 1, got {resample_every}, {val_points}")
+        self.resample_every, self.val_points, self.seed, self.checks = resample_every, val_points, seed, checks
+        self._batch: tuple[int, dict[str, Tensor]] | None = None
+        self._val: tuple[Tensor, Tensor, Tensor] | None = None
+        self._mark: tuple[int, float] | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x (..., d) -> u (..., m)``."""
+        return self.net(x)
+
+    # ---- points -------------------------------------------------------------------------------------------
+    def sample(self, key: int) -> dict[str, Tensor]:
+        """One point set per term, drawn from a generator seeded by ``(seed, key)``: reproducible anywhere."""
+        gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + key)
+        return {
+            t.name: self.pde.domain.sample(
+                t.region, int(self.points[t.region.split(":")[0]]), gen, self.dtype, self.device
+            )
+            for t in self.terms
+        }
+
+    def batch_points(self, step: int) -> dict[str, Tensor]:
+        key = step // self.resample_every if self.resample_every else 0
+        if self._batch is None or self._batch[0] != key or next(iter(self._batch[1].values())).device != self.device:
+            self._batch = (key, self.sample(key))
+        return self._batch[1]
+
+    # ---- losses -------------------------------------------------------------------------------------------
+    def term_loss(self, term: Term, x: Tensor) -> Tensor:
+        """Mean square residual of ``term`` at points ``x (..., d)``."""
+        d = self.derivative(self.net, x, term.needs, axes=self.pde.axes, fields=self.pde.fields)
+        return term.residual(d, x).square().mean()
+
+    def training_step(self, batch: int, batch_idx: int) -> Tensor:
+        pts = self.batch_points(self.global_step)
+        losses = {t.name: self.term_loss(t, pts[t.name]) for t in self.terms}
+        loss = sum(self.weights[n] * v for n, v in losses.items())
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss", loss, prog_bar=True)
+            self.log_dict({f"train/loss_{n}": v for n, v in losses.items()})
+            now = time.perf_counter()
+            if self._mark is not None and self.global_step > self._mark[0]:
+                self.log("perf/it_per_s", (self.global_step - self._mark[0]) / (now - self._mark[1]), prog_bar=True)
+            self._mark = (self.global_step, now)
+        return loss
+
+    # ---- validation ---------------------------------------------------------------------------------------
+    def _val_data(self) -> tuple[Tensor, Tensor, Tensor]:
+        """Grid points ``(P, d)``, reference ``(P, m)`` and fixed interior points, cached on the device."""
+        if self._val is None or self._val[0].device != self.device or self._val[0].dtype != self.dtype:
+            _, mesh = self.pde.grid()
+            flat = mesh.reshape(-1, mesh.shape[-1])
+            ref = self.pde.exact(flat.to(self.device)).reshape(flat.shape[0], -1)
+            gen = torch.Generator(device=self.device).manual_seed(self.seed + 7919)
+            inner = self.pde.domain.sample("interior", self.val_points, gen, self.dtype, self.device)
+            self._val = (flat.to(self.device, self.dtype), ref.to(self.dtype), inner)
+        return self._val
+
+    def validation_step(self, batch: int, batch_idx: int) -> None:
+        grid, ref, inner = self._val_data()
+        with torch.no_grad():
+            pred = torch.cat([self.net(chunk) for chunk in grid.split(65536)])
+            err2, ref2 = (pred - ref).square().sum(), ref.square().sum()
+        self.log("val/l2_rel", torch.sqrt(err2 / ref2), prog_bar=True, batch_size=1)
+        interior = [t for t in self.terms if t.region == "interior"]
+        with torch.enable_grad():
+            for t in interior:
+                self.log(f"val/loss_{t.name}", self.term_loss(t, inner).detach(), batch_size=1)
+
+    # ---- set-up -------------------------------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        if not self.checks:
+            return
+        gen = torch.Generator(device=self.device).manual_seed(self.seed)
+        x = self.pde.domain.sample("interior", 8, gen, self.dtype, self.device)
+        check_pointwise(self.net, x)
+        for t in self.terms:
+            if any("_" in n or n in ("jac", "hess") for n in t.needs):
+                pts = self.pde.domain.sample(t.region, 8, gen, self.dtype, self.device)
+                check_reaches_params(
+                    self.derivative, self.net, pts, self.net.parameters(), t.needs, t.residual,
+                    axes=self.pde.axes, fields=self.pde.fields,
+                )  # fmt: skip
+
+    def configure_optimizers(self):
+        opt = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return opt
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": self.scheduler_factory(opt), "interval": "step"}}
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(Ticks(), batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader([0], batch_size=None)

@@ -1,0 +1,41 @@
+"""Heat equation: u_t = κ u_xx on x ∈ [-1, 1], t ∈ [0, 1]; u(0, x) = sin(πx), u(t, ±1) = 0.
+
+Exact solution: u = exp(-κ π² t) sin(π x).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ..derivatives import Derivatives
+from ..domain import Box
+from .base import PDE, Term
+
+
+class Heat(PDE):
+    name = "heat"
+    axes = ("t", "x")
+    fields = ("u",)
+
+    def __init__(self, kappa: float = 0.1, nt: int = 101, nx: int = 201) -> None:
+        super().__init__(Box({"t": (0.0, 1.0), "x": (-1.0, 1.0)}), {"t": nt, "x": nx})
+        if kappa <= 0:
+            raise ValueError(f"heat: kappa must be > 0, got {kappa}")
+        self.kappa = kappa
+
+    def terms(self) -> list[Term]:
+        return [
+            Term("pde", "interior", ("u_t", "u_xx"), self.residual),
+            Term("ic", "initial", ("u",), lambda d, x: d["u"] - torch.sin(math.pi * self.col(x, "x"))),
+            Term("bc", "boundary", ("u",), lambda d, x: d["u"]),
+        ]
+
+    def residual(self, d: Derivatives, x: Tensor) -> Tensor:
+        return d["u_t"] - self.kappa * d["u_xx"]
+
+    def exact(self, x: Tensor) -> Tensor:
+        t, xs = self.col(x, "t"), self.col(x, "x")
+        return (torch.exp(-self.kappa * math.pi**2 * t) * torch.sin(math.pi * xs)).unsqueeze(-1)

@@ -1,0 +1,35 @@
+"""Shared fixtures: analytic test functions with closed-form derivatives, small MLPs, config composition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from pinnkit.derivatives import BACKENDS, get_backend
+from pinnkit.train import CONF_DIR
+
+ALL_BACKENDS = sorted(BACKENDS)
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend(request):
+    return get_backend(request.param)
+
+
+def make_mlp(d: int, m: int, width: int = 16, depth: int = 2, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    layers: list[torch.nn.Module] = []
+    sizes = [d, *[width] * depth]
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
+    return torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], m)).double()
+
+
+def compose_cfg(tmp_path: Path, *overrides: str) -> DictConfig:
+    """The training config for ``overrides`` (CSV logger, output in ``tmp_path``), composed without a run."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=["logger=csv", f"paths.output_dir={tmp_path}", *overrides])

@@ -1,0 +1,75 @@
+"""Every config combination composes and builds; bad overrides fail with messages naming valid choices."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
+
+from pinnkit.train import CONF_DIR, build
+from tests.conftest import compose_cfg
+
+CONF = Path(CONF_DIR)
+PDES = sorted(p.stem for p in (CONF / "pde").glob("*.yaml"))
+BACKENDS = sorted(p.stem for p in (CONF / "derivative").glob("*.yaml"))
+TRAINERS = sorted(p.stem for p in (CONF / "trainer").glob("*.yaml"))
+
+
+def test_config_groups_match_the_registries():
+    from pinnkit.derivatives import BACKENDS as REGISTERED
+    from pinnkit.pdes import PDES as PDE_CLASSES
+
+    assert set(BACKENDS) == set(REGISTERED)
+    assert set(PDES) == set(PDE_CLASSES)
+
+
+@pytest.mark.parametrize("trainer", TRAINERS)
+@pytest.mark.parametrize("derivative", BACKENDS)
+@pytest.mark.parametrize("pde", PDES)
+def test_every_combination_composes_and_builds(tmp_path, pde, derivative, trainer):
+    cfg = compose_cfg(tmp_path, f"pde={pde}", f"derivative={derivative}", f"trainer={trainer}")
+    module = build(cfg)
+    assert module.pde.name == pde and module.derivative.name == derivative
+    assert cfg.trainer._target_ == "lightning.Trainer"
+
+
+def test_dense_config_uses_small_point_sets(tmp_path):
+    cfg = compose_cfg(tmp_path, "derivative=dense")
+    assert cfg.derivative.max_points >= cfg.data.points.interior
+
+
+def test_unknown_choice_lists_the_valid_ones(tmp_path):
+    with pytest.raises(MissingConfigException, match=r"(?s)Could not find 'pde/nope'.*heat"):
+        compose_cfg(tmp_path, "pde=nope")
+    with pytest.raises(MissingConfigException, match=r"(?s)derivative/fast.*autograd.*func_fwd"):
+        compose_cfg(tmp_path, "derivative=fast")
+
+
+def test_unknown_key_is_refused(tmp_path):
+    with pytest.raises(ConfigCompositionException, match="max_stepz"):
+        compose_cfg(tmp_path, "trainer.max_stepz=3")
+
+
+def test_bad_values_give_clear_errors(tmp_path):
+    with pytest.raises(InstantiationException, match=r"unknown activation 'relu6'; valid: \["):
+        build(compose_cfg(tmp_path, "model.activation=relu6"))
+    with pytest.raises(ValueError, match=r"unknown terms \['icc'\]; the terms of heat are \['pde', 'ic', 'bc'\]"):
+        build(compose_cfg(tmp_path, "+loss_weights.icc=10"))
+    with pytest.raises(InstantiationException, match="width must be >= 1"):
+        build(compose_cfg(tmp_path, "model.width=0"))
+    with pytest.raises(ValueError, match="data.points.initial >= 1"):
+        build(compose_cfg(tmp_path, "data.points.initial=0"))
+
+
+def test_cli_rejects_unknown_pde_with_the_list(tmp_path):
+    root = Path(CONF_DIR).parent
+    proc = subprocess.run(
+        [sys.executable, str(root / "train.py"), "pde=nope", f"hydra.run.dir={tmp_path}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "Could not find 'pde/nope'" in proc.stderr and "heat" in proc.stderr
+    assert not (tmp_path / "summary.json").exists()

@@ -1,0 +1,81 @@
+"""Short training runs: every backend trains, metrics and summary.json are written, checks run, W&B offline."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from pinnkit.derivatives.checks import NotPointwiseError
+from pinnkit.train import build, train
+from tests.conftest import ALL_BACKENDS, compose_cfg
+
+SHORT = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
+         "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2"]  # fmt: skip
+
+
+def read_metrics(run_dir):
+    (path,) = run_dir.glob("csv/version_*/metrics.csv")
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("derivative", ALL_BACKENDS)
+def test_short_training_per_backend(tmp_path, derivative):
+    summary = train(compose_cfg(tmp_path, f"derivative={derivative}", *SHORT))
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["steps"] == summary["steps"] == 4
+    assert on_disk["derivative"] == derivative and on_disk["pde"] == "heat"
+    assert math.isfinite(on_disk["val/l2_rel"]) and on_disk["config"]["derivative"]["_target_"]
+    keys = set().union(*(row.keys() for row in read_metrics(tmp_path)))
+    expected = {"train/loss", "train/loss_pde", "train/loss_ic", "train/loss_bc", "val/l2_rel", "perf/it_per_s"}
+    assert expected <= keys
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+
+
+def test_training_reduces_the_loss_and_error(tmp_path):
+    cfg = compose_cfg(tmp_path, "trainer.max_steps=300", "trainer.val_check_interval=300",
+                      "trainer.log_every_n_steps=10", "trainer.enable_progress_bar=false")  # fmt: skip
+    summary = train(cfg)
+    rows = [r for r in read_metrics(tmp_path) if r.get("train/loss")]
+    losses = [float(r["train/loss"]) for r in rows]
+    assert losses[-1] < 0.1 * losses[0]
+    assert summary["val/l2_rel"] < 0.2
+
+
+def test_vector_problem_trains(tmp_path):
+    summary = train(compose_cfg(tmp_path, "pde=vector3d", "derivative=func", *SHORT))
+    assert summary["pde"] == "vector3d" and math.isfinite(summary["val/l2_rel"])
+
+
+def test_float64_end_to_end(tmp_path):
+    cfg = compose_cfg(tmp_path, "trainer.precision=64", *SHORT)
+    summary = train(cfg)
+    assert summary["config"]["trainer"]["precision"] == 64
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert all(v.dtype == torch.float64 for k, v in ckpt["state_dict"].items() if v.is_floating_point())
+
+
+def test_checks_reject_batchnorm_at_start(tmp_path):
+    import lightning as L
+
+    module = build(compose_cfg(tmp_path, *SHORT))
+    module.net = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 1))
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        inference_mode=False)  # fmt: skip
+    with pytest.raises(NotPointwiseError, match="BatchNorm1d"):
+        trainer.fit(module)
+
+
+def test_wandb_offline_run(tmp_path):
+    cfg = compose_cfg(tmp_path, "logger=wandb", *SHORT)
+    train(cfg)
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    (record,) = run.glob("*.wandb")
+    data = record.read_bytes()
+    for key in (b"train/loss_pde", b"val/l2_rel", b"perf/it_per_s", b"git_sha", b"heat", b"autograd"):
+        assert key in data, key

@@ -1,0 +1,6 @@
+"""Train a PINN: ``python train.py pde=heat derivative=autograd`` (see conf/train.yaml)."""
+
+from pinnkit.train import main
+
+if __name__ == "__main__":
+    main()
