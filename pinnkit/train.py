@@ -64,9 +64,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         inference_mode=False,  # residuals in validation need autograd
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    meta = run_metadata(trainer.strategy.root_device)
     try:
         if logger is not None:
-            logger.log_hyperparams({"config": resolved, **run_metadata(trainer.strategy.root_device)})
+            logger.log_hyperparams({"config": resolved, **meta})
         start = time.perf_counter()
         trainer.fit(module)
         wall = time.perf_counter() - start
@@ -79,7 +80,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "it_per_s": trainer.global_step / wall if wall > 0 else None,
             "pde": module.pde.name,
             "derivative": module.derivative.name,
-            **run_metadata(trainer.strategy.root_device),
+            **meta,
             "config": resolved,
         }
         if trainer.is_global_zero:
