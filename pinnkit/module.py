@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from .derivatives import Backend
+from .derivatives.base import is_derivative_name
 from .derivatives.checks import check_pointwise, check_reaches_params
 from .pdes import PDE, Term
 
@@ -61,10 +62,10 @@ class PINNModule(L.LightningModule):
         self.weights = {t.name: float((weights or {}).get(t.name, t.weight)) for t in self.terms}
         self.points = dict(points or {"interior": 2000, "initial": 200, "boundary": 200, "periodic": 200})
         for t in self.terms:
-            n = self.points.get(t.region.split(":")[0])
+            n = self.points.get(t.points_key)
             if n is None or int(n) < 1:
                 raise ValueError(
-                    f"term {t.name!r} samples region {t.region!r}: set data.points.{t.region.split(':')[0]} >= 1 "
+                    f"term {t.name!r} samples region {t.region!r}: set data.points.{t.points_key} >= 1 "
                     f"(given: {self.points})"
                 )
         if resample_every < 0 or val_points < 1:
@@ -83,9 +84,7 @@ class PINNModule(L.LightningModule):
         """One point set per term, drawn from a generator seeded by ``(seed, key)``: reproducible anywhere."""
         gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + key)
         return {
-            t.name: self.pde.domain.sample(
-                t.region, int(self.points[t.region.split(":")[0]]), gen, self.dtype, self.device
-            )
+            t.name: self.pde.domain.sample(t.region, int(self.points[t.points_key]), gen, self.dtype, self.device)
             for t in self.terms
         }
 
@@ -145,7 +144,7 @@ class PINNModule(L.LightningModule):
         x = self.pde.domain.sample("interior", 8, gen, self.dtype, self.device)
         check_pointwise(self.net, x)
         for t in self.terms:
-            if any("_" in n or n in ("jac", "hess") for n in t.needs):
+            if any(is_derivative_name(n) for n in t.needs):
                 pts = self.pde.domain.sample(t.region, 8, gen, self.dtype, self.device)
                 check_reaches_params(
                     self.derivative, self.net, pts, self.net.parameters(), t.needs, t.residual,

@@ -6,6 +6,7 @@ Every module here acts on the last axis only, so the derivative backends' pointw
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -55,8 +56,8 @@ class Normalize(nn.Module):
 class MLP(nn.Module):
     """Fully connected network: ``depth`` hidden layers of ``width`` units, ``(..., in_dim) -> (..., out_dim)``.
 
-    With ``normalize`` and ``lower``/``upper`` (the domain box) the input is first mapped onto ``[-1, 1]^d``. Weights use
-    Glorot-normal initialisation and zero biases, the PINN default.
+    With ``normalize`` and ``lower``/``upper`` (the domain box) the input is first mapped onto ``[-1, 1]^d``.
+    Weights use Glorot-normal initialisation and zero biases, the PINN default.
     """
 
     def __init__(
@@ -77,7 +78,7 @@ class MLP(nn.Module):
         use = normalize and lower is not None and upper is not None
         self.normalize = Normalize(lower, upper) if use else None
         sizes = [in_dim, *[width] * depth, out_dim]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
         self.activation = make_activation(activation)
         for lin in self.linears:
             nn.init.xavier_normal_(lin.weight)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def make_mlp(d: int, m: int, width: int = 16, depth: int = 2, seed: int = 0) -> 
     torch.manual_seed(seed)
     layers: list[torch.nn.Module] = []
     sizes = [d, *[width] * depth]
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in pairwise(sizes):
         layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
     return torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], m)).double()
 

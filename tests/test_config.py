@@ -38,7 +38,11 @@ def test_every_combination_composes_and_builds(tmp_path, pde, derivative, traine
 
 def test_dense_config_uses_small_point_sets(tmp_path):
     cfg = compose_cfg(tmp_path, "derivative=dense")
-    assert cfg.derivative.max_points >= cfg.data.points.interior
+    assert cfg.derivative.max_points >= max(cfg.data.points.interior, cfg.data.val_points)
+    default = compose_cfg(tmp_path)
+    # the derivative group composes after trainer, so dense's step cap wins over trainer/cpu
+    assert cfg.trainer.max_steps < default.trainer.max_steps
+    assert compose_cfg(tmp_path, "derivative=dense", "trainer.max_steps=7").trainer.max_steps == 7
 
 
 def test_unknown_choice_lists_the_valid_ones(tmp_path):
@@ -60,7 +64,7 @@ def test_bad_values_give_clear_errors(tmp_path):
         build(compose_cfg(tmp_path, "+loss_weights.icc=10"))
     with pytest.raises(InstantiationException, match="width must be >= 1"):
         build(compose_cfg(tmp_path, "model.width=0"))
-    with pytest.raises(ValueError, match="data.points.initial >= 1"):
+    with pytest.raises(ValueError, match=r"data\.points\.initial >= 1"):
         build(compose_cfg(tmp_path, "data.points.initial=0"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import time
 
 import pytest
 import torch
@@ -74,8 +75,17 @@ def test_checks_reject_batchnorm_at_start(tmp_path):
 def test_wandb_offline_run(tmp_path):
     cfg = compose_cfg(tmp_path, "logger=wandb", *SHORT)
     train(cfg)
+    import wandb
+
+    # wandb-core writes the record file from its own service process; shutting the service down flushes it,
+    # and the short poll covers a slow machine where the close lands a moment after teardown returns.
+    wandb.teardown()
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     (record,) = run.glob("*.wandb")
+    keys = (b"train/loss_pde", b"val/l2_rel", b"perf/it_per_s", b"git_sha", b"heat", b"autograd")
+    deadline = time.monotonic() + 30
+    while not all(k in record.read_bytes() for k in keys) and time.monotonic() < deadline:
+        time.sleep(0.5)
     data = record.read_bytes()
-    for key in (b"train/loss_pde", b"val/l2_rel", b"perf/it_per_s", b"git_sha", b"heat", b"autograd"):
+    for key in keys:
         assert key in data, key

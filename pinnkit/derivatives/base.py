@@ -27,6 +27,11 @@ PointwiseFn = Callable[[Tensor], Tensor]
 FULL_TOKENS = {"jac": 1, "hess": 2}
 
 
+def is_derivative_name(name: str) -> bool:
+    """True for a need of order >= 1: ``jac``, ``hess`` or a named entry such as ``u_xx`` (not the value ``u``)."""
+    return name in FULL_TOKENS or "_" in name
+
+
 def default_axes(d: int) -> tuple[str, ...]:
     """Axis names used when the caller gives none: ``x, y, z`` for d <= 3, else ``x0 .. x{d-1}``."""
     return ("x", "y", "z")[:d] if d <= 3 else tuple(f"x{i}" for i in range(d))

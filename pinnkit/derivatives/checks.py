@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .base import Backend, PointwiseFn, as_2d
+from .base import FULL_TOKENS, Backend, PointwiseFn, as_2d, is_derivative_name
 
 #: Module types that mix points along the batch dimension while training.
 MIXING_MODULES: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._BatchNorm, nn.MultiheadAttention)
@@ -82,7 +82,7 @@ def check_reaches_params(
         raise GraphLostError("no trainable parameters were given: nothing can train")
     with torch.enable_grad():
         d = backend(f, x, needs, **names)
-        named = [n for n in (needs or ("jac", "hess")) if n in ("jac", "hess") or "_" in n]
+        named = [n for n in (needs or tuple(FULL_TOKENS)) if is_derivative_name(n)]
         losses = {n: d[n].square().mean() for n in named}
         if residual is not None:
             losses["residual"] = residual(d, x).square().mean()

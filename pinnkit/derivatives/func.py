@@ -34,7 +34,7 @@ class Func(Backend):
         fn = level0
         for k in range(req.order):
             fn = self._nest(fn, self.first if k == 0 else jacfwd)
-        out, aux = vmap(fn)(x)
+        _, aux = vmap(fn)(x)
         return tensors_to_result(list(aux), req)
 
     @staticmethod

@@ -32,6 +32,11 @@ class Term:
     residual: Residual
     weight: float = 1.0
 
+    @property
+    def points_key(self) -> str:
+        """The ``data.points`` key giving this term's point count: the region without its axis (``periodic``)."""
+        return self.region.split(":")[0]
+
 
 class PDE(nn.Module):
     """Base class. Subclasses set ``name``, ``axes``, ``fields``, ``self.domain`` and implement :meth:`terms`.
