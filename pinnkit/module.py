@@ -138,6 +138,13 @@ class PINNModule(L.LightningModule):
 
     # ---- set-up -------------------------------------------------------------------------------------------
     def on_train_start(self) -> None:
+        pts = self.batch_points(self.global_step)
+        for t in self.terms:  # a backend may tune itself on the real net and points (auto times its candidates)
+            if any(is_derivative_name(n) for n in t.needs):
+                self.derivative.prepare(self.net, pts[t.name], t.needs, axes=self.pde.axes, fields=self.pde.fields)
+        report = getattr(self.derivative, "report", None)
+        if report and self.logger is not None:
+            self.logger.log_hyperparams({"derivative_auto": report})
         if not self.checks:
             return
         gen = torch.Generator(device=self.device).manual_seed(self.seed)

@@ -11,12 +11,19 @@ from itertools import pairwise
 import torch
 from torch import Tensor, nn
 
+from .derivatives import activations as act
+from .derivatives.jet import Jet
+from .derivatives.taylor import propagate
+
 
 class Sin(nn.Module):
     """``sin(x)``: the SIREN-style activation, popular for oscillatory solutions."""
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.sin(x)
+
+    def forward_jet(self, j: Jet) -> Jet:
+        return j.map(act.sin)
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -51,6 +58,9 @@ class Normalize(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.scale + self.shift
+
+    def forward_jet(self, j: Jet) -> Jet:
+        return j.affine(self.scale, self.shift)
 
 
 class MLP(nn.Module):
@@ -89,3 +99,11 @@ class MLP(nn.Module):
         for lin in self.linears[:-1]:
             h = self.activation(lin(h))
         return self.linears[-1](h)
+
+    def forward_jet(self, j: Jet) -> Jet:
+        """The same network on a Taylor jet ``(C, N, d) -> (C, N, m)`` (see :mod:`pinnkit.derivatives.jet`)."""
+        if self.normalize is not None:
+            j = self.normalize.forward_jet(j)
+        for lin in self.linears[:-1]:
+            j = propagate(self.activation, j.linear(lin.weight, lin.bias))
+        return j.linear(self.linears[-1].weight, self.linears[-1].bias)

@@ -14,10 +14,17 @@ from pinnkit.derivatives import BACKENDS, get_backend
 from pinnkit.train import CONF_DIR
 
 ALL_BACKENDS = sorted(BACKENDS)
+CALLABLE_BACKENDS = sorted(n for n, cls in BACKENDS.items() if cls.any_callable)  # take plain functions
 
 
 @pytest.fixture(params=ALL_BACKENDS)
 def backend(request):
+    return get_backend(request.param)
+
+
+@pytest.fixture(params=CALLABLE_BACKENDS)
+def callable_backend(request):
+    """Backends that differentiate any pointwise callable (closed-form solutions are plain functions)."""
     return get_backend(request.param)
 
 

@@ -6,16 +6,27 @@ import pytest
 import torch
 
 from pinnkit.derivatives import UnsupportedRequest
+from pinnkit.derivatives import activations as act
+from pinnkit.derivatives.jet import Jet
 
 A = torch.tensor([0.7, -1.3, 0.4], dtype=torch.float64)
 B = torch.tensor([0.2, 0.5, -0.3], dtype=torch.float64)
 SHAPES = [(7,), (2, 5), ()]  # leading dims: (N, d), (B, N, d), (d,)
 
 
-def scalar_fn(x):
-    """f(x) = sin(a·x) exp(b·x): (..., d) -> (...,)."""
-    d = x.shape[-1]
-    return torch.sin(x @ A[:d]) * torch.exp(x @ B[:d])
+class ScalarFn(torch.nn.Module):
+    """f(x) = sin(a·x) exp(b·x): (..., d) -> (...,); a module with a jet rule, so ``taylor`` is tested too."""
+
+    def forward(self, x):
+        d = x.shape[-1]
+        return torch.sin(x @ A[:d]) * torch.exp(x @ B[:d])
+
+    def forward_jet(self, j):
+        d = j.value.shape[-1]
+        return j.linear(A[None, :d]).map(act.sin) * j.linear(B[None, :d]).map(act.exp)
+
+
+scalar_fn = ScalarFn()
 
 
 def scalar_derivs(x):
@@ -30,10 +41,19 @@ def scalar_derivs(x):
     return jac[..., None, :], hess[..., None, :, :]
 
 
-def map3(x):
-    """(x0 x1 x2, sin x0 + x1², x0 e^{x2}): (..., 3) -> (..., 3)."""
-    x0, x1, x2 = x.unbind(-1)
-    return torch.stack([x0 * x1 * x2, torch.sin(x0) + x1**2, x0 * torch.exp(x2)], -1)
+class Map3(torch.nn.Module):
+    """(x0 x1 x2, sin x0 + x1², x0 e^{x2}): (..., 3) -> (..., 3); its jet rule uses products, sums, columns, cat."""
+
+    def forward(self, x):
+        x0, x1, x2 = x.unbind(-1)
+        return torch.stack([x0 * x1 * x2, torch.sin(x0) + x1**2, x0 * torch.exp(x2)], -1)
+
+    def forward_jet(self, j):
+        x0, x1, x2 = j[[0]], j[[1]], j[[2]]
+        return Jet.cat([x0 * x1 * x2, x0.map(act.sin) + x1 * x1, x0 * x2.map(act.exp)])
+
+
+map3 = Map3()
 
 
 def map3_derivs(x):

@@ -4,13 +4,15 @@ See :mod:`pinnkit.derivatives.base` for the contract. Backends are plain objects
 ``_target_`` (``derivative=<name>``) or by name through :func:`get_backend`.
 """
 
+from .auto import Auto
 from .autograd import Autograd, BatchedGrad
 from .base import Backend, Derivatives, Entry, Request, UnsupportedRequest, make_request, parse_entry
 from .func import Func, FuncFwd
 from .functional import Dense, Functional
+from .taylor import Taylor, UnsupportedModule
 
 BACKENDS: dict[str, type[Backend]] = {
-    cls.name: cls for cls in (Autograd, BatchedGrad, Functional, Func, FuncFwd, Dense)
+    cls.name: cls for cls in (Autograd, BatchedGrad, Functional, Func, FuncFwd, Dense, Taylor, Auto)
 }
 
 
@@ -25,6 +27,7 @@ def get_backend(name: str, **kwargs) -> Backend:
 
 __all__ = [
     "BACKENDS",
+    "Auto",
     "Autograd",
     "Backend",
     "BatchedGrad",
@@ -35,6 +38,8 @@ __all__ = [
     "FuncFwd",
     "Functional",
     "Request",
+    "Taylor",
+    "UnsupportedModule",
     "UnsupportedRequest",
     "get_backend",
     "make_request",

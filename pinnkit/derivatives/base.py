@@ -84,21 +84,58 @@ def parse_entry(name: str, fields: Sequence[str], axes: Sequence[str]) -> Entry:
 
 
 @dataclass(frozen=True)
+class Sum:
+    """A requested sum of entries of one field, named like ``"u_xx+u_yy"`` (a Laplacian).
+
+    Backends that cannot collapse it compute the ``parts`` and add them; ``taylor`` carries a sum of
+    second-order parts as one channel.
+    """
+
+    name: str
+    field: int
+    parts: tuple[tuple[int, ...], ...]
+
+    @property
+    def order(self) -> int:
+        return max(len(p) for p in self.parts)
+
+
+def parse_sum(name: str, fields: Sequence[str], axes: Sequence[str]) -> Sum:
+    """Parse ``"u_xx+u_yy"`` into a :class:`Sum`; the parts must be distinct derivatives of one field."""
+    parts = [parse_entry(p.strip(), fields, axes) for p in name.split("+")]
+    if len({p.field for p in parts}) != 1 or any(p.order == 0 for p in parts):
+        raise KeyError(f"{name!r}: a sum must add derivatives (order >= 1) of a single field, e.g. 'u_xx+u_yy'")
+    keys = tuple(sorted(p.axes for p in parts))
+    if len(set(keys)) != len(keys):
+        raise KeyError(f"{name!r} repeats a term")
+    return Sum(name=name, field=parts[0].field, parts=keys)
+
+
+def laplacian(field: str, axes: Sequence[str]) -> str:
+    """The need name of ``field``'s Laplacian over ``axes``: ``laplacian("u", ("x", "y")) == "u_xx+u_yy"``."""
+    return "+".join(f"{field}_{a}{a}" for a in axes)
+
+
+@dataclass(frozen=True)
 class Request:
     """What a backend must compute, parsed once from a PDE's ``needs``.
 
     ``full_order`` is 0 (only named entries), 1 (full ``jac``) or 2 (full ``jac`` and ``hess``).
-    ``entries`` are the named entries of order >= 1 (order-0 names are read from ``u``).
+    ``entries`` are the named entries of order >= 1 (order-0 names are read from ``u``), including the parts
+    of every requested :class:`Sum`; ``part_only`` lists the ``(field, axes)`` asked for only inside a sum,
+    which a collapsing backend need not compute on their own.
     """
 
     fields: tuple[str, ...]
     axes: tuple[str, ...]
     full_order: int
     entries: tuple[Entry, ...]
+    sums: tuple[Sum, ...] = ()
+    part_only: frozenset[tuple[int, tuple[int, ...]]] = frozenset()
 
     @property
     def order(self) -> int:
-        return max([self.full_order, *(e.order for e in self.entries)])
+        return max([self.full_order, *(e.order for e in self.entries), *(s.order for s in self.sums)])
 
     @property
     def fields_used(self) -> tuple[int, ...] | None:
@@ -131,8 +168,17 @@ def make_request(
     if isinstance(needs, str):
         raise TypeError(f"needs must be a sequence of names, not the string {needs!r}: use ({needs!r},)")
     full = max((FULL_TOKENS[n] for n in needs if n in FULL_TOKENS), default=0)
-    entries = tuple(parse_entry(n, fields, axes) for n in needs if n not in FULL_TOKENS)
-    return Request(fields, axes, full, tuple(e for e in entries if e.order > 0))
+    sums = tuple(parse_sum(n, fields, axes) for n in needs if "+" in n)
+    named = [parse_entry(n, fields, axes) for n in needs if n not in FULL_TOKENS and "+" not in n]
+    named = [e for e in named if e.order > 0]
+    own = {(e.field, e.axes) for e in named}
+    parts = {
+        (s.field, a): Entry(f"{fields[s.field]}_{''.join(axes[i] for i in a)}", s.field, a)
+        for s in sums
+        for a in s.parts
+    }
+    extra = [e for k, e in sorted(parts.items()) if k not in own]
+    return Request(fields, axes, full, (*named, *extra), sums, frozenset(k for k in parts if k not in own))
 
 
 class Derivatives:
@@ -180,6 +226,12 @@ class Derivatives:
     def __getitem__(self, name: str) -> Tensor:
         if name in FULL_TOKENS:
             return self.jac if name == "jac" else self.hess
+        if "+" in name:
+            s = parse_sum(name, self.fields, self.axes)
+            if (s.field, s.parts) in self._entries:  # carried collapsed by the backend
+                return self._entries[(s.field, s.parts)]
+            f = self.fields[s.field]
+            return sum(self[f"{f}_{''.join(self.axes[i] for i in a)}"] for a in s.parts)
         e = parse_entry(name, self.fields, self.axes)
         if e.order == 0:
             return self.u[..., e.field]
@@ -194,7 +246,8 @@ class Derivatives:
 
     def available(self) -> list[str]:
         names = [f for f in self.fields]
-        names += [e.name for e in self.request.entries]
+        names += [e.name for e in self.request.entries if (e.field, e.axes) not in self.request.part_only]
+        names += [s.name for s in self.request.sums]
         if self._jac is not None:
             names.append("jac")
         if self._hess is not None:
@@ -220,6 +273,30 @@ class Backend:
     name: ClassVar[str] = "base"
     max_order: ClassVar[int | None] = None
     uses_autograd: ClassVar[bool] = True
+    compilable: ClassVar[bool] = False
+    any_callable: ClassVar[bool] = True  # False: needs modules it has rules for (taylor)
+
+    def __init__(self, compile: bool = False) -> None:
+        """``compile``: ``torch.compile`` the derivative computation (the ``derivative.compile`` switch)."""
+        if compile and not self.compilable:
+            raise ValueError(
+                f"backend {self.name!r} cannot be compiled: torch.compile does not support the double backward "
+                "that nested reverse-mode derivatives need. Use derivative=taylor derivative.compile=true (one "
+                "forward graph, one backward), or compile=false"
+            )
+        self.compile = bool(compile)
+
+    def prepare(
+        self,
+        f: PointwiseFn,
+        x: Tensor,
+        needs: Sequence[str] | None = None,
+        *,
+        axes: Sequence[str] | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> None:
+        """Called once before training with the real net and a real batch of points; a no-op by default
+        (``auto`` picks its backend here)."""
 
     def __call__(
         self,
@@ -248,7 +325,7 @@ class Backend:
                 "build the Trainer with inference_mode=False"
             )
         xf = x.reshape(-1, d)
-        if not xf.requires_grad:
+        if self.uses_autograd and not xf.requires_grad:
             xf = xf.detach().requires_grad_(True)
         if req.order == 0:
             u = as_2d(f(xf), xf)
@@ -279,7 +356,7 @@ class Backend:
             raise UnsupportedRequest(
                 f"backend {self.name!r} serves derivatives up to order {self.max_order}; "
                 f"{worst.name!r} is of order {worst.order}. Backends without this limit: autograd, "
-                "batched_grad, functional, func, func_fwd, taylor"
+                "batched_grad, functional, func, func_fwd"
             )
 
     def compute(
@@ -288,7 +365,7 @@ class Backend:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(compile={self.compile})" if self.compilable else f"{type(self).__name__}()"
 
 
 def as_2d(y: Tensor, x: Tensor) -> Tensor:

@@ -72,7 +72,8 @@ class Dense(Backend):
     name = "dense"
     max_order = 2
 
-    def __init__(self, max_points: int = 1024) -> None:
+    def __init__(self, max_points: int = 1024, compile: bool = False) -> None:
+        super().__init__(compile)
         if max_points < 1:
             raise ValueError(f"max_points must be >= 1, got {max_points}")
         self.max_points = max_points

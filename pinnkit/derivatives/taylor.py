@@ -1,0 +1,143 @@
+"""The ``taylor`` backend: forward Taylor-mode propagation of only the channels a request needs.
+
+Heat (``u_t``, ``u_xx``) carries 4 channels (u, u_t, u_x, u_xx) through the network, a Laplacian
+``u_xx+u_yy+...`` one collapsed channel plus the first directions, instead of nested reverse passes. Every
+Linear is one matmul over the stacked channels; the parameter gradient is a single ordinary backward, so
+the step can be compiled (``compile=True``, the ``derivative.compile`` switch).
+
+It works on modules it has rules for: ``nn.Linear``, ``nn.Sequential``, ``nn.Identity``, the activations
+``nn.Tanh``, ``nn.Sigmoid``, ``nn.SiLU``, ``nn.GELU`` (exact), ``nn.Softplus``, and any module with a
+``forward_jet(jet) -> Jet`` method (every network in :mod:`pinnkit.nets`). Anything else raises
+:class:`UnsupportedModule` naming the module and the backends that take any callable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from . import activations as act
+from .base import Backend, PointwiseFn, Request, UnsupportedRequest
+from .jet import ChannelSpec, Jet
+
+GENERIC_BACKENDS = "autograd, batched_grad, functional, func, func_fwd"
+
+
+class UnsupportedModule(UnsupportedRequest):
+    """The ``taylor`` backend has no propagation rule for a module (or ``f`` is a plain function)."""
+
+
+def _gelu(m: nn.GELU, j: Jet) -> Jet:
+    if m.approximate != "none":
+        raise UnsupportedModule(f"taylor supports the exact GELU only, not approximate={m.approximate!r}")
+    return j.map(act.gelu)
+
+
+def _sequential(m: nn.Sequential, j: Jet) -> Jet:
+    for child in m:
+        j = propagate(child, j)
+    return j
+
+
+RULES: dict[type[nn.Module], Callable[[nn.Module, Jet], Jet]] = {
+    nn.Linear: lambda m, j: j.linear(m.weight, m.bias),
+    nn.Sequential: _sequential,
+    nn.Identity: lambda m, j: j,
+    nn.Tanh: lambda m, j: j.map(act.tanh),
+    nn.Sigmoid: lambda m, j: j.map(act.sigmoid),
+    nn.SiLU: lambda m, j: j.map(act.silu),
+    nn.GELU: _gelu,
+    nn.Softplus: lambda m, j: j.map(act.softplus(m.beta, m.threshold)),
+}
+
+
+def propagate(module: nn.Module, jet: Jet) -> Jet:
+    """Push ``jet`` through ``module``: its own ``forward_jet`` if it has one, else a rule from ``RULES``."""
+    own = getattr(module, "forward_jet", None)
+    if callable(own):
+        return own(jet)
+    rule = RULES.get(type(module))
+    if rule is None:
+        known = sorted(t.__name__ for t in RULES)
+        raise UnsupportedModule(
+            f"backend 'taylor' has no rule for {type(module).__name__}: it propagates through {known} and modules "
+            f"with a forward_jet(jet) method (all of pinnkit.nets). Write forward_jet for it, or use one of "
+            f"{GENERIC_BACKENDS}, which differentiate any pointwise callable"
+        )
+    return rule(module, jet)
+
+
+def spec_for(req: Request, d: int) -> ChannelSpec:
+    """The channels ``req`` needs: its entries (sub-derivatives included), collapsed sums, full tensors."""
+    wanted = [e.axes for e in req.entries if (e.field, e.axes) not in req.part_only]
+    sums = []
+    for s in req.sums:
+        if all(len(p) == 2 for p in s.parts):
+            sums.append(s.parts)
+        else:  # parts of other orders are carried on their own and added
+            wanted += list(s.parts)
+    if req.full_order >= 1:
+        wanted += [(i,) for i in range(d)]
+    if req.full_order >= 2:
+        wanted += [(i, j) for i in range(d) for j in range(i, d)]
+    return ChannelSpec.build(d, wanted, sorted(set(sums)))
+
+
+def _run(f: nn.Module, x: Tensor, spec: ChannelSpec) -> Tensor:
+    """``x (N, d) -> (C, N, m)``: the output jet's channels."""
+    return propagate(f, Jet.seed(x, spec)).data
+
+
+class Taylor(Backend):
+    """Forward Taylor mode over the needed channels (any order up to 3); ``compile=True`` compiles it."""
+
+    name = "taylor"
+    max_order = act.MAX_ORDER
+    uses_autograd = False
+    compilable = True
+    any_callable = False
+
+    def __init__(self, compile: bool = False) -> None:
+        super().__init__(compile)
+        self._fns: dict[ChannelSpec, Callable[[nn.Module, Tensor], Tensor]] = {}
+
+    def _fn(self, spec: ChannelSpec) -> Callable[[nn.Module, Tensor], Tensor]:
+        fn = self._fns.get(spec)
+        if fn is None:
+
+            def fn(f: nn.Module, x: Tensor) -> Tensor:
+                return _run(f, x, spec)
+
+            if self.compile:
+                fn = torch.compile(fn)
+            self._fns[spec] = fn
+        return fn
+
+    def compute(self, f: PointwiseFn, x: Tensor, req: Request):
+        if not isinstance(f, nn.Module):
+            raise UnsupportedModule(
+                f"backend 'taylor' propagates jets through nn.Modules it has rules for; got the plain callable "
+                f"{getattr(f, '__name__', type(f).__name__)!r}. Use one of {GENERIC_BACKENDS}"
+            )
+        d = x.shape[-1]
+        spec = spec_for(req, d)
+        data = self._fn(spec)(f, x)  # (C, N, m)
+        idx = spec.index
+        u = data[0]
+        entries: dict = {}
+        for e in req.entries:
+            if e.axes in idx:
+                entries[(e.field, e.axes)] = data[idx[e.axes], :, e.field]
+        for s in req.sums:
+            key = ("sum", s.parts)
+            if key in idx:
+                entries[(s.field, s.parts)] = data[idx[key], :, s.field]
+        jac = hess = None
+        if req.full_order >= 1:
+            jac = torch.stack([data[idx[(i,)]] for i in range(d)], dim=-1)  # (N, m, d)
+        if req.full_order >= 2:
+            rows = [torch.stack([data[idx[(min(i, j), max(i, j))]] for j in range(d)], dim=-1) for i in range(d)]
+            hess = torch.stack(rows, dim=-2)  # (N, m, d, d)
+        return u, entries, jac, hess

@@ -1,0 +1,150 @@
+"""The ``taylor`` backend: each propagation rule against ``autograd`` in float64, channel counts, collapsed
+sums, errors for what it cannot propagate, compilation; and the ``auto`` backend's selection."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pinnkit.derivatives import Auto, Autograd, Taylor, UnsupportedModule, UnsupportedRequest, get_backend
+from pinnkit.derivatives.base import make_request
+from pinnkit.derivatives.jet import ChannelSpec
+from pinnkit.derivatives.taylor import spec_for
+from pinnkit.nets import MLP, Normalize, Sin
+
+AXES3 = ("x", "y", "z")
+NEEDS3 = ("u", "u_x", "v_yz", "u_xxy", "v_zzz", "u_xx+u_yy+u_zz", "v_x+v_yy", "u_xy+u_zz")
+
+
+def _agree(net, x, needs, axes=AXES3, fields=("u", "v"), atol=1e-10):
+    ref, got = Autograd()(net, x, needs, axes=axes, fields=fields), Taylor()(net, x, needs, axes=axes, fields=fields)
+    names = ["jac", "hess"] if needs is None else list(needs)
+    for n in names:
+        torch.testing.assert_close(got[n], ref[n], rtol=0, atol=atol, msg=lambda m, n=n: f"{n}: {m}")
+
+
+def _x(*lead, d=3, seed=0):
+    return torch.rand(*lead, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
+
+
+@pytest.mark.parametrize(
+    "act",
+    [nn.Tanh(), nn.Sigmoid(), nn.SiLU(), nn.GELU(), nn.Softplus(), nn.Softplus(beta=2.0, threshold=1.0), Sin()],
+    ids=lambda m: repr(m),
+)
+def test_each_activation_rule_to_third_order(act):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 8), act, nn.Linear(8, 8), act, nn.Linear(8, 2)).double()
+    x = _x(16) * 3  # wide enough that softplus crosses its threshold
+    _agree(net, x, NEEDS3)
+    _agree(net, x, None)
+
+
+def test_normalize_identity_and_mlp_with_leading_dims():
+    torch.manual_seed(1)
+    net = nn.Sequential(Normalize([0, -1, -2], [1, 1, 2]), nn.Identity(), MLP(3, 2, 8, 3, "tanh", False)).double()
+    for lead in [(5,), (2, 3), ()]:
+        _agree(net, _x(*lead), NEEDS3)
+
+
+def test_products_sums_columns_and_concatenation():
+    from tests.test_derivatives_analytic import map3
+
+    x = _x(9)
+    needs = ("u_xy", "v_xx", "w_xz", "w_zzz", "u_xyz", "v_xx+v_yy+v_zz", "w_xx+w_yz")
+    ref = Autograd()(map3, x, needs, fields=("u", "v", "w"))
+    got = Taylor()(map3, x, needs, fields=("u", "v", "w"))
+    for n in needs:
+        torch.testing.assert_close(got[n], ref[n], rtol=0, atol=1e-12)
+
+
+def test_only_needed_channels_are_carried():
+    heat = make_request(("u_t", "u_xx"), ("u",), ("t", "x"))
+    assert spec_for(heat, 2).keys == ((), (0,), (1,), (1, 1))  # u, u_t, u_x, u_xx: 4 channels
+    axes = tuple(f"x{i}" for i in range(10))
+    lap = make_request(("+".join(f"u_{a}{a}" for a in axes),), ("u",), axes)
+    spec = spec_for(lap, 10)
+    assert spec.size == 12 and lap.part_only  # value, 10 directions, one collapsed Laplacian
+    kdv = make_request(("u_t", "u_x", "u_xxx"), ("u",), ("t", "x"))
+    assert spec_for(kdv, 2).keys == ((), (0,), (1,), (1, 1), (1, 1, 1))
+    with pytest.raises(ValueError, match="second-order"):
+        ChannelSpec.build(2, [], [((0,), (1,))])
+
+
+def test_collapsed_sum_is_one_channel_and_reads_like_other_backends():
+    torch.manual_seed(2)
+    net = MLP(4, 1, 8, 2, "tanh", False).double()
+    axes = ("a", "b", "c", "e")
+    lap = "u_aa+u_bb+u_cc+u_ee"
+    x = _x(6, d=4)
+    got = Taylor()(net, x, (lap,), axes=axes)
+    assert got.available() == ["u", lap]
+    with pytest.raises(KeyError, match="'u_aa' was not computed"):
+        _ = got["u_aa"]  # carried only inside the sum
+    ref = Autograd()(net, x, None, axes=axes)
+    torch.testing.assert_close(got[lap], torch.diagonal(ref.hess[:, 0], dim1=-2, dim2=-1).sum(-1), rtol=0, atol=1e-10)
+
+
+def test_unsupported_modules_and_plain_functions_get_clear_errors():
+    x = _x(4)
+    relu_net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)).double()
+    with pytest.raises(UnsupportedModule, match=r"no rule for ReLU.*forward_jet.*autograd, batched_grad"):
+        Taylor()(relu_net, x, ("u_x",))
+    with pytest.raises(UnsupportedModule, match="exact GELU only"):
+        Taylor()(nn.Sequential(nn.Linear(3, 2), nn.GELU(approximate="tanh")).double(), x, ("u_x",))
+    with pytest.raises(UnsupportedModule, match=r"plain callable 'sin'.*autograd"):
+        Taylor()(torch.sin, x, ("u_x",))
+    with pytest.raises(UnsupportedRequest, match="up to order 3; 'u_xxxx' is of order 4"):
+        Taylor()(MLP(3, 1, 4, 1).double(), x, ("u_xxxx",))
+
+
+def test_keeps_the_graph_to_parameters_and_trains():
+    torch.manual_seed(3)
+    net = MLP(2, 1, 8, 2, "tanh", False).double()
+    x = _x(32, d=2)
+    grads = []
+    for backend in (Autograd(), Taylor()):
+        net.zero_grad()
+        d = backend(net, x, ("u_t", "u_xx"), axes=("t", "x"))
+        (d["u_t"] - 0.1 * d["u_xx"]).square().mean().backward()
+        flat = [(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in net.parameters()]
+        grads.append(torch.cat(flat))
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-12)
+
+
+def test_compiled_matches_eager():
+    torch.manual_seed(4)
+    net = MLP(2, 1, 8, 2, "tanh", False)
+    x = torch.rand(64, 2)
+    eager = Taylor()(net, x, ("u_t", "u_xx"), axes=("t", "x"))
+    compiled = Taylor(compile=True)(net, x, ("u_t", "u_xx"), axes=("t", "x"))
+    for n in ("u", "u_t", "u_xx"):
+        torch.testing.assert_close(compiled[n], eager[n], rtol=1e-5, atol=1e-6)
+    compiled["u_xx"].sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_compile_switch_refused_where_double_backward_is_needed():
+    with pytest.raises(ValueError, match=r"cannot be compiled.*taylor"):
+        get_backend("autograd", compile=True)
+
+
+def test_auto_picks_an_agreeing_backend_and_reports_timings():
+    torch.manual_seed(5)
+    net = MLP(2, 1, 8, 2, "tanh", False).double()
+    x = _x(64, d=2)
+    auto = Auto(candidates=("autograd", "func", "taylor"), steps=1)
+    auto.prepare(net, x, ("u_t", "u_xx"), axes=("t", "x"))
+    (report,) = auto.report.values()
+    assert report["choice"] in ("autograd", "func", "taylor")
+    assert all(isinstance(report[f"{n}_ms"], float) for n in ("autograd", "func", "taylor"))
+    d = auto(net, x, ("u_t", "u_xx"), axes=("t", "x"))
+    ref = Autograd()(net, x, ("u_t", "u_xx"), axes=("t", "x"))
+    torch.testing.assert_close(d["u_xx"], ref["u_xx"], rtol=0, atol=1e-10)
+    # a plain function: taylor is not eligible, and says why
+    auto(lambda z: torch.sin(z).sum(-1), x, ("u_x",), axes=("t", "x"))
+    assert "not eligible" in auto.report["u_x"]["taylor_ms"]
+    with pytest.raises(ValueError, match="non-empty subset"):
+        Auto(candidates=("fast",))
