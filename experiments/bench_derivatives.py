@@ -1,0 +1,326 @@
+"""One PINN training step per derivative backend, side by side: time, ratios, peak memory.
+
+A step is: values and the needed derivatives at ``n`` points, the residual, its mean square, the backward to
+the parameters. Each backend is compared with ``plain`` (forward + backward of the same net on the same
+points, no derivatives) and with ``autograd``. Cases cover point counts, width/depth, input dim d and output
+dim m. Every (case, backend) runs in its own subprocess on CPU, so its peak RSS is its own; on CUDA the peak is
+``torch.cuda.max_memory_allocated``. Peaks are taken over the timed steps, above the memory held before them
+(after warm-up and compilation), i.e. what the step itself allocates.
+
+    python experiments/bench_derivatives.py                    # default CPU run (< 10 min on 2 cores)
+    python experiments/bench_derivatives.py --device cuda --preset gpu
+
+Writes ``experiments/results/bench_derivatives_<device>.{csv,json,png}`` and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+BACKENDS = ("plain", "autograd", "batched_grad", "functional", "func", "func_fwd", "taylor", "taylor+compile")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    d: int
+    m: int
+    n: int
+    width: int
+    depth: int
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return ("t", "x") if self.name == "heat" else tuple(f"x{i}" for i in range(self.d))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f"u{i}" for i in range(self.m)) if self.m > 1 else ("u",)
+
+    @property
+    def needs(self) -> tuple[str, ...] | None:
+        if self.name == "heat":
+            return ("u_t", "u_xx")
+        if self.name == "laplace":
+            return ("+".join(f"u_{a}{a}" for a in self.axes),)
+        return None  # "full": the full jac and hess of every field
+
+    def residual(self, out):
+        if self.name == "heat":
+            return out["u_t"] - 0.1 * out["u_xx"]
+        if self.name == "laplace":
+            return out[self.needs[0]] + out.u[..., 0]
+        return out.hess.diagonal(dim1=-2, dim2=-1).sum(-1) + out.jac.sum(-1)  # (N, m)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} d={self.d} m={self.m} n={self.n} {self.depth}x{self.width}"
+
+
+PRESETS = {
+    "cpu": [
+        Case("heat", 2, 1, 4096, 64, 4),
+        Case("laplace", 2, 1, 4096, 64, 4),
+        Case("laplace", 10, 1, 4096, 64, 4),
+        Case("heat", 2, 1, 1024, 64, 4),
+        Case("heat", 2, 1, 4096, 128, 6),
+        Case("full", 3, 3, 1024, 64, 4),
+    ],
+    "gpu": [
+        Case("heat", 2, 1, 65536, 128, 4),
+        Case("laplace", 2, 1, 65536, 128, 4),
+        Case("laplace", 10, 1, 65536, 128, 4),
+        Case("heat", 2, 1, 16384, 128, 4),
+        Case("heat", 2, 1, 262144, 128, 4),
+        Case("heat", 2, 1, 65536, 256, 6),
+        Case("full", 3, 3, 16384, 128, 4),
+    ],
+}
+PRESETS["smoke"] = [Case("heat", 2, 1, 64, 8, 2), Case("laplace", 3, 1, 64, 8, 2), Case("full", 3, 3, 32, 8, 2)]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) so the peak covers the timed steps, not imports/compilation."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype: str = "float32") -> dict:
+    """Median step time (ms) and peak memory (MB above what was held before the timed steps) of one backend.
+
+    On CPU the peak is read from the kernel's RSS high-water mark; it tracks live tensors only when large
+    allocations are returned to the OS on free, which :func:`run_isolated` arranges (``MALLOC_MMAP_THRESHOLD_``)
+    in a separate process from the timing one.
+    """
+    import torch
+
+    from pinnkit.derivatives import get_backend
+    from pinnkit.nets import MLP
+
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    net = MLP(case.d, case.m, case.width, case.depth, "tanh", False).to(dev, getattr(torch, dtype))
+    x = torch.rand(case.n, case.d, device=dev, dtype=getattr(torch, dtype))
+    params = list(net.parameters())
+    if backend == "plain":
+
+        def step():
+            loss = net(x).square().mean()
+            torch.autograd.grad(loss, params)
+    else:
+        name, _, comp = backend.partition("+")
+        b = get_backend(name, compile=bool(comp))
+
+        def step():
+            out = b(net, x, case.needs, axes=case.axes, fields=case.fields)
+            loss = case.residual(out).square().mean()
+            torch.autograd.grad(loss, params, allow_unused=True)
+
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    for _ in range(warmup):  # includes compilation for compiled backends
+        step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+    else:
+        _reset_peak_rss()
+        base = _rss_mb()
+    times = []
+    for _ in range(reps):
+        sync()
+        t0 = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - t0)
+    peak = (torch.cuda.max_memory_allocated(dev) - base) / 2**20 if dev.type == "cuda" else _peak_rss_mb() - base
+    return {"ms": statistics.median(times) * 1e3, "peak_mb": peak}
+
+
+def _subprocess(case: Case, backend: str, device: str, reps: int, warmup: int, env: dict | None = None) -> dict:
+    code = (
+        "import json,sys; from experiments.bench_derivatives import Case, measure; "
+        f"print('RESULT', json.dumps(measure(Case(**{asdict(case)!r}), {backend!r}, {device!r}, {reps}, {warmup})))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"ms": None, "peak_mb": None, "error": tail[:200]}
+
+
+def run_isolated(case: Case, backend: str, device: str, reps: int, warmup: int) -> dict:
+    """CPU: time in one fresh subprocess, then take the memory peak in another whose allocator returns every
+    block over 64 KiB to the OS on free (so RSS follows live tensors; too slow to time with)."""
+    res = _subprocess(case, backend, device, reps, warmup)
+    if res.get("ms") is not None:
+        mem = _subprocess(
+            case, backend, device, 1, 1, {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+        )
+        res["peak_mb"] = mem.get("peak_mb")
+    return res
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--preset", default=None, choices=sorted(PRESETS), help="case list (default: the device's)")
+    p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = p.parse_args(argv)
+    if "plain" not in args.backends or "autograd" not in args.backends:
+        p.error("--backends must include plain and autograd (the ratios are taken to them)")
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+
+    preset = args.preset or ("gpu" if args.device.startswith("cuda") else "cpu")
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
+    device_label = f"{args.device} ({device_name}, {torch.get_num_threads()} threads)"
+    rows = []
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial = args.out / f"bench_derivatives_{args.device.split(':')[0]}.partial.jsonl"
+    partial.unlink(missing_ok=True)
+    for case in PRESETS[preset]:
+        res = {}
+        for backend in args.backends:
+            if args.device.startswith("cuda"):
+                try:
+                    res[backend] = measure(case, backend, args.device, args.reps, args.warmup)
+                except Exception as err:  # report, keep going: one backend's failure is a result
+                    res[backend] = {"ms": None, "peak_mb": None, "error": str(err).splitlines()[0][:200]}
+                torch.cuda.empty_cache()
+            else:
+                res[backend] = run_isolated(case, backend, args.device, args.reps, args.warmup)
+            print(f"  {case.label:40s} {backend:15s} {res[backend]}", file=sys.stderr, flush=True)
+            with open(partial, "a") as f:  # kept even if the run is cut short
+                f.write(json.dumps({"case": asdict(case), "backend": backend, **res[backend]}) + "\n")
+        plain, ref = res["plain"]["ms"], res["autograd"]["ms"]
+        for backend, r in res.items():
+            ms = r["ms"]
+            rows.append({
+                "case": case.name, "d": case.d, "m": case.m, "n": case.n, "width": case.width, "depth": case.depth,
+                "backend": backend, "ms": ms, "x_plain": ms / plain if ms and plain else None,
+                "speedup_vs_autograd": ref / ms if ms and ref else None, "peak_mb": r["peak_mb"],
+                "error": r.get("error", ""), "device": device_label,
+            })  # fmt: skip
+    write(rows, args.out, args.device.split(":")[0], device_label)
+    partial.unlink()
+    return rows
+
+
+def _label(r: dict) -> str:
+    return f"{r['case']} d={r['d']} m={r['m']} n={r['n']} {r['depth']}×{r['width']}"
+
+
+def pivot(rows: list[dict]) -> str:
+    """Cases by backends: speedup vs autograd (higher is better), then the best backend's × plain."""
+    backends = [b for b in dict.fromkeys(r["backend"] for r in rows) if b != "plain"]
+    head = ["| case | " + " | ".join(backends) + " | best × plain fwd+bwd |", "|---" * (len(backends) + 2) + "|"]
+    lines = []
+    for label in dict.fromkeys(_label(r) for r in rows):
+        by = {r["backend"]: r for r in rows if _label(r) == label}
+        cells = [f"{by[b]['speedup_vs_autograd']:.2f}" if by.get(b, {}).get("ms") else "–" for b in backends]
+        timed = [by[b] for b in backends if by.get(b, {}).get("ms")]
+        best = min(timed, key=lambda r: r["ms"])
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {best['x_plain']:.2f} ({best['backend']}) |")
+    return "\n".join(head + lines)
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| case | backend | speedup vs autograd | × plain fwd+bwd | ms | peak MB |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        label = _label(r)
+        if r["ms"] is None:
+            out.append(f"| {label} | {r['backend']} | failed: {r['error']} | | | |")
+            continue
+        out.append(
+            f"| {label} | {r['backend']} | {r['speedup_vs_autograd']:.2f} | {r['x_plain']:.2f} | {r['ms']:.2f} | "
+            f"{r['peak_mb']:.0f} |"
+        )
+    return "\n".join(out)
+
+
+def write(rows: list[dict], out: Path, tag: str, device_label: str) -> None:
+    import csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"bench_derivatives_{tag}"
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    stem.with_suffix(".json").write_text(json.dumps({"device": device_label, "rows": rows}, indent=1))
+    plot(rows, stem.with_suffix(".png"), device_label)
+    print(f"Device: {device_label}\n\nSpeedup vs autograd of one training step:\n")
+    print(pivot(rows))
+    print("\nAll figures:\n")
+    print(table(rows))
+
+
+def plot(rows: list[dict], path: Path, device_label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(f"{r['case']} d={r['d']}\nn={r['n']} {r['depth']}×{r['width']}" for r in rows))
+    backends = list(dict.fromkeys(r["backend"] for r in rows if r["backend"] != "plain"))
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(labels)), 4.5))
+    w = 0.8 / len(backends)
+    for k, b in enumerate(backends):
+        vals = []
+        for lab in labels:
+            match = [
+                r
+                for r in rows
+                if r["backend"] == b and f"{r['case']} d={r['d']}\nn={r['n']} {r['depth']}×{r['width']}" == lab
+            ]
+            vals.append(match[0]["speedup_vs_autograd"] or 0 if match else 0)
+        ax.bar([i + k * w for i in range(len(labels))], vals, w, label=b)
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xticks([i + 0.4 - w / 2 for i in range(len(labels))], labels, fontsize=7)
+    ax.set_ylabel("speedup vs autograd (higher is better)")
+    ax.set_title(f"One PINN training step, {device_label}", fontsize=9)
+    ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
