@@ -264,7 +264,7 @@ class Jet:
             z2 = _add(_mul(s[2], _stack(pairs, v)), _mul(s[1], h2))
         if spec.sums:
             zs = torch.stack([
-                _add(_mul(s[2], _dot(ch, i, j, h1, spec)), None if hs is None else s[1] * hs[k]) + 0 * v
+                _dense(_add(_mul(s[2], _dot(ch, i, j, h1, spec)), None if hs is None else s[1] * hs[k]), v)
                 for k, (i, j) in enumerate(spec.sum_pairs)
             ])  # fmt: skip
         if spec.higher_terms:
@@ -285,11 +285,11 @@ class Jet:
             z2 = _add(_add(_mul(a2, c0), _mul(a0, c2)), _stack(cross, a0))
         if spec.sums:
             zs = torch.stack([
-                _sum([
+                _dense(_sum([
                     _mul(None if as_ is None else as_[k], c0),
                     _mul(a0, None if cs is None else cs[k]),
                     *(_add(_mul(ca[p], cc[q]), _mul(ca[q], cc[p])) for p, q in zip(i, j, strict=True)),
-                ]) + 0 * a0
+                ]), a0)
                 for k, (i, j) in enumerate(spec.sum_pairs)
             ])  # fmt: skip
         if spec.higher_splits:
@@ -311,6 +311,11 @@ def _sum(xs: Iterable[Tensor | None]) -> Tensor | None:
     for x in xs:
         out = _add(out, x)
     return out
+
+
+def _dense(x: Tensor | None, like: Tensor) -> Tensor:
+    """``x`` at the full shape of ``like`` (zeros for ``None``)."""
+    return like.new_zeros(like.shape) if x is None else x.expand(like.shape)
 
 
 def _stack(xs: list[Tensor | None], like: Tensor) -> Tensor | None:
