@@ -30,7 +30,8 @@ def build(cfg: DictConfig) -> PINNModule:
     pde = instantiate(cfg.pde)
     backend = instantiate(cfg.derivative)
     dims = {"in_dim": len(pde.axes), "out_dim": len(pde.fields)}
-    net = instantiate(cfg.model, **dims, lower=list(pde.domain.lower), upper=list(pde.domain.upper))
+    box = {"lower": list(pde.domain.lower), "upper": list(pde.domain.upper), "axes": list(pde.axes)}
+    net = instantiate(cfg.model, **dims, **box)
     return PINNModule(
         pde,
         net,

@@ -16,6 +16,7 @@ CONF = Path(CONF_DIR)
 PDES = sorted(p.stem for p in (CONF / "pde").glob("*.yaml"))
 BACKENDS = sorted(p.stem for p in (CONF / "derivative").glob("*.yaml"))
 TRAINERS = sorted(p.stem for p in (CONF / "trainer").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 
 
 def test_config_groups_match_the_registries():
@@ -34,6 +35,22 @@ def test_every_combination_composes_and_builds(tmp_path, pde, derivative, traine
     module = build(cfg)
     assert module.pde.name == pde and module.derivative.name == derivative
     assert cfg.trainer._target_ == "lightning.Trainer"
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("pde", PDES)
+def test_every_model_builds_for_every_pde_and_serves_taylor(tmp_path, pde, model):
+    import torch
+
+    from pinnkit.derivatives import Autograd, Taylor
+
+    module = build(compose_cfg(tmp_path, f"pde={pde}", f"model={model}", "model.width=8", "model.depth=2"))
+    net, p = module.net.double(), module.pde
+    x = p.domain.sample("interior", 5, torch.Generator().manual_seed(0), torch.float64)
+    needs = p.terms()[0].needs
+    ref, got = (b(net, x, needs, axes=p.axes, fields=p.fields) for b in (Autograd(), Taylor()))
+    for n in needs:
+        torch.testing.assert_close(got[n], ref[n], rtol=0, atol=1e-10)
 
 
 def test_dense_config_uses_small_point_sets(tmp_path):
