@@ -2,7 +2,10 @@
 
 It knows nothing of a particular PDE: every loss is a :class:`~pinnkit.pdes.Term` with its region, its named
 derivative needs and its residual. Logged keys: ``train/loss``, ``train/loss_<term>``, ``val/l2_rel``,
-``val/loss_<term>`` for the interior term, ``perf/it_per_s``.
+``val/loss_<term>`` for the interior term, ``perf/it_per_s``, ``perf/deriv_ms`` (values + derivatives + residuals
+of one step), ``perf/deriv_share`` (that over the mean step time) and, on CUDA, ``perf/gpu_mem_gb``; all on the
+logging cadence. A non-finite loss stops training with the term and first bad step (``nonfinite="stop"``, checked
+on the logging cadence) or skips the step (``"skip"``, checked every step).
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ from .derivatives import Backend
 from .derivatives.base import is_derivative_name
 from .derivatives.checks import check_pointwise, check_reaches_params
 from .pdes import PDE, Term
+
+NONFINITE = ("stop", "skip")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term became NaN or Inf during training."""
 
 
 class Ticks(IterableDataset):
@@ -50,8 +59,12 @@ class PINNModule(L.LightningModule):
         val_points: int = 2048,
         seed: int = 0,
         checks: bool = True,
+        nonfinite: str = "stop",
     ) -> None:
         super().__init__()
+        if nonfinite not in NONFINITE:
+            raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+        self.nonfinite = nonfinite
         self.pde, self.net, self.derivative = pde, net, derivative
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.terms: list[Term] = pde.terms()
@@ -74,6 +87,9 @@ class PINNModule(L.LightningModule):
         self._batch: tuple[int, dict[str, Tensor]] | None = None
         self._val: tuple[Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
+        self._first_bad: Tensor | None = None  # (n_terms,) first step each term was non-finite, -1 if never
+        self.stopped_reason: str | None = None
+        self.run_config: dict | None = None  # the resolved training config, stored in checkpoints
 
     def forward(self, x: Tensor) -> Tensor:
         """``x (..., d) -> u (..., m)``."""
@@ -102,16 +118,64 @@ class PINNModule(L.LightningModule):
 
     def training_step(self, batch: int, batch_idx: int) -> Tensor:
         pts = self.batch_points(self.global_step)
+        logging = self.global_step % self.trainer.log_every_n_steps == 0
+        if logging:  # time the losses (values, derivatives, residuals) on this step only: it needs host syncs
+            self._sync()
+            t0 = time.perf_counter()
         losses = {t.name: self.term_loss(t, pts[t.name]) for t in self.terms}
         loss = sum(self.weights[n] * v for n, v in losses.items())
-        if self.global_step % self.trainer.log_every_n_steps == 0:
+        if self._guard(losses):
+            return None  # skip: Lightning takes no optimizer step
+        if logging:
+            self._sync()
+            now = time.perf_counter()
             self.log("train/loss", loss, prog_bar=True)
             self.log_dict({f"train/loss_{n}": v for n, v in losses.items()})
-            now = time.perf_counter()
+            self.log("perf/deriv_ms", (now - t0) * 1e3)
             if self._mark is not None and self.global_step > self._mark[0]:
-                self.log("perf/it_per_s", (self.global_step - self._mark[0]) / (now - self._mark[1]), prog_bar=True)
+                rate = (self.global_step - self._mark[0]) / (now - self._mark[1])
+                self.log("perf/it_per_s", rate, prog_bar=True)
+                self.log("perf/deriv_share", (now - t0) * rate)  # loss-forward time / mean step time
+            if self.device.type == "cuda":
+                self.log("perf/gpu_mem_gb", torch.cuda.max_memory_allocated(self.device) / 2**30)
             self._mark = (self.global_step, now)
         return loss
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    # ---- non-finite guard ---------------------------------------------------------------------------------
+    def _guard(self, losses: dict[str, Tensor]) -> bool:
+        """Record, on the device, the first step each term went non-finite; read it back (a host sync) every
+        step with ``nonfinite="skip"`` (True: skip this step), else on the logging cadence, where it stops."""
+        finite = torch.stack([v.detach().isfinite() for v in losses.values()])
+        if self._first_bad is None or self._first_bad.device != finite.device:
+            self._first_bad = torch.full((len(losses),), -1, dtype=torch.long, device=finite.device)
+        step = torch.full_like(self._first_bad, self.global_step)
+        self._first_bad = torch.where((self._first_bad < 0) & ~finite, step, self._first_bad)
+        if self.nonfinite == "skip":
+            return not bool(finite.all())
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            self.check_finite()
+        return False
+
+    def check_finite(self) -> None:
+        """Stop training (``trainer.should_stop``) with a message if some term has been non-finite."""
+        if self._first_bad is None or self.nonfinite == "skip":
+            return
+        first = self._first_bad.tolist()
+        bad = {t.name: s for t, s in zip(self.terms, first, strict=True) if s >= 0}
+        if bad and self.stopped_reason is None:
+            step = min(bad.values())
+            names = ", ".join(f"'{n}' (from step {s})" for n, s in sorted(bad.items(), key=lambda kv: kv[1]))
+            self.stopped_reason = (
+                f"non-finite loss in term {names}; first bad step {step}. Training stopped; the last checkpoint "
+                "from before it is kept. Lower the learning rate, clip gradients (trainer.gradient_clip_val=1.0) "
+                "or set nonfinite=skip"
+            )
+            self.trainer.should_stop = True
+            raise NonFiniteLossError(self.stopped_reason)
 
     # ---- validation ---------------------------------------------------------------------------------------
     def _val_data(self) -> tuple[Tensor, Tensor, Tensor]:
@@ -157,6 +221,10 @@ class PINNModule(L.LightningModule):
                     self.derivative, self.net, pts, self.net.parameters(), t.needs, t.residual,
                     axes=self.pde.axes, fields=self.pde.fields,
                 )  # fmt: skip
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Store what :mod:`pinnkit.predict` and resuming need: the resolved config and the W&B run id."""
+        checkpoint["pinnkit"] = {"config": self.run_config, "wandb_id": getattr(self, "wandb_id", None)}
 
     def configure_optimizers(self):
         opt = self.optimizer_factory(self.parameters())

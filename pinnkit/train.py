@@ -16,11 +16,14 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from .checkpoints import check_matches, read_checkpoint
 from .loggers import finish, make_logger, run_metadata
-from .module import PINNModule
+from .module import NonFiniteLossError, PINNModule
+from .plots import SolutionPlots, save_solution
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
@@ -44,38 +47,62 @@ def build(cfg: DictConfig) -> PINNModule:
         val_points=cfg.data.val_points,
         seed=cfg.seed,
         checks=cfg.checks,
+        nonfinite=cfg.get("nonfinite", "stop"),
     )
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit the run ``cfg`` describes; write ``summary.json`` in ``cfg.paths.output_dir`` and return it."""
+    """Fit the run ``cfg`` describes; write ``summary.json`` in ``cfg.paths.output_dir`` and return it.
+
+    ``cfg.ckpt_path`` resumes from a checkpoint (same steps and losses as an uninterrupted run, same W&B run id).
+    A non-finite loss stops the run with :class:`~pinnkit.module.NonFiniteLossError` after ``summary.json`` (with
+    ``stopped``) is written.
+    """
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build(cfg)
-    logger = make_logger(cfg, run_dir, module.pde.name, module.derivative.name)
+    if str(cfg.trainer.get("precision", "")).startswith("64"):
+        module.double()  # before a checkpoint is restored into it, so float64 weights are not rounded to float32
+    ckpt_path = cfg.get("ckpt_path")
+    run_id = None
+    if ckpt_path:
+        ckpt = read_checkpoint(ckpt_path)
+        check_matches(ckpt, module, ckpt_path)
+        run_id = ckpt["pinnkit"].get("wandb_id")
+    logger = make_logger(cfg, run_dir, module.pde.name, module.derivative.name, run_id=run_id)
+    module.wandb_id = logger.version if isinstance(logger, WandbLogger) else None
+    loggers = [lg for lg in (logger,) if lg is not None]
+    if not any(isinstance(lg, CSVLogger) for lg in loggers):  # metrics.csv in every run, for compare_runs.py
+        loggers.append(CSVLogger(run_dir, name="csv"))
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", monitor="val/l2_rel", mode="min", save_last=True, filename="best"
     )
-    callbacks: list[L.Callback] = [checkpoint]
+    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor("step"), SolutionPlots(run_dir / "plots")]
     if cfg.trainer.get("enable_progress_bar", True):  # redrawing every step costs PINN steps ~30% on CPU
         callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.get("progress_refresh", 1))))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        logger=logger if logger is not None else False,
+        logger=loggers,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
         inference_mode=False,  # residuals in validation need autograd
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    module.run_config = resolved
     meta = run_metadata(trainer.strategy.root_device)
+    stopped = None
     try:
         if logger is not None:
             logger.log_hyperparams({"config": resolved, **meta})
         start = time.perf_counter()
-        trainer.fit(module)
+        try:
+            trainer.fit(module, ckpt_path=ckpt_path or None)
+        except NonFiniteLossError as err:
+            stopped = err
         wall = time.perf_counter() - start
-        trainer.validate(module, verbose=False)
+        if stopped is None:
+            trainer.validate(module, verbose=False)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         summary = {
             **metrics,
@@ -84,15 +111,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "it_per_s": trainer.global_step / wall if wall > 0 else None,
             "pde": module.pde.name,
             "derivative": module.derivative.name,
+            "stopped": None if stopped is None else str(stopped),
             **meta,
             "config": resolved,
         }
         if trainer.is_global_zero:
             write_json(run_dir / "summary.json", summary)
-            print(f"val/l2_rel={summary['val/l2_rel']:.1e} steps={summary['steps']} time={wall:.0f}s")
+            if stopped is None:
+                save_solution(module, run_dir / "solution.npz")
+                print(f"val/l2_rel={summary['val/l2_rel']:.1e} steps={summary['steps']} time={wall:.0f}s")
+        if stopped is not None:
+            raise stopped
         return summary
     finally:
         finish(logger)
+        if cfg.derivative.get("compile"):
+            torch._dynamo.reset()  # a multirun's next job starts without this job's compiled graphs
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -82,7 +82,17 @@ def test_wandb_offline_run(tmp_path):
     wandb.teardown()
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     (record,) = run.glob("*.wandb")
-    keys = (b"train/loss_pde", b"val/l2_rel", b"perf/it_per_s", b"git_sha", b"heat", b"autograd")
+    keys = (
+        b"train/loss_pde",
+        b"val/l2_rel",
+        b"perf/it_per_s",
+        b"perf/deriv_ms",
+        b"lr-Adam",
+        b"val/solution",
+        b"git_sha",
+        b"heat",
+        b"autograd",
+    )
     deadline = time.monotonic() + 30
     while not all(k in record.read_bytes() for k in keys) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -244,6 +244,12 @@ class Derivatives:
             return self._hess[..., e.field, e.axes[0], e.axes[1]]
         raise KeyError(f"{name!r} was not computed; available: {self.available()}")
 
+    def detach(self) -> Derivatives:
+        """The same values, cut from the autograd graph (for evaluation and export)."""
+        cut = lambda t: None if t is None else t.detach()  # noqa: E731
+        entries = {k: v.detach() for k, v in self._entries.items()}
+        return Derivatives(self.u.detach(), self.request, entries, cut(self._jac), cut(self._hess))
+
     def available(self) -> list[str]:
         names = [f for f in self.fields]
         names += [e.name for e in self.request.entries if (e.field, e.axes) not in self.request.part_only]

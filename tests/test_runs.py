@@ -1,0 +1,115 @@
+"""Run features: exact resume, checkpoint errors, the non-finite guard, gradient clipping, prediction, outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from pinnkit.checkpoints import CheckpointError
+from pinnkit.module import NonFiniteLossError
+from pinnkit.predict import load, predict
+from pinnkit.train import train
+from tests.conftest import compose_cfg
+
+FAST = ["trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "trainer.log_every_n_steps=1",
+        "data.points.interior=64", "data.points.initial=16", "data.points.boundary=16",
+        "data.val_points=64"]  # fmt: skip
+
+
+def _losses(run_dir) -> dict[int, float]:
+    (path,) = run_dir.glob("csv/*/metrics.csv")
+    with open(path) as f:
+        return {int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")}
+
+
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
+    common = [*FAST, "trainer.precision=64", "trainer.val_check_interval=10", "optim.scheduler.step_size=7"]
+    full = tmp_path / "full"
+    train(compose_cfg(full, *common, "trainer.max_steps=20"))
+    part = tmp_path / "part"
+    train(compose_cfg(part, *common, "trainer.max_steps=10"))
+    resumed = tmp_path / "resumed"
+    summary = train(compose_cfg(resumed, *common, "trainer.max_steps=20", f"ckpt_path={part}/checkpoints/last.ckpt"))
+    assert summary["steps"] == 20
+    a, b = _losses(full), _losses(resumed)
+    assert set(range(10, 20)) <= set(b)
+    for step in range(10, 20):
+        assert abs(a[step] - b[step]) <= 1e-12 * max(1.0, abs(a[step])), (step, a[step], b[step])
+
+
+def test_bad_checkpoints_get_clear_errors(tmp_path):
+    run = tmp_path / "run"
+    train(compose_cfg(run, *FAST, "trainer.max_steps=4", "trainer.val_check_interval=2"))
+    ckpt = run / "checkpoints" / "last.ckpt"
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(compose_cfg(tmp_path / "a", *FAST, f"ckpt_path={tmp_path}/nope.ckpt"))
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        train(compose_cfg(tmp_path / "b", *FAST, f"ckpt_path={bad}"))
+    with pytest.raises(CheckpointError, match="does not fit this run's network"):
+        train(compose_cfg(tmp_path / "c", *FAST, "model.width=12", f"ckpt_path={ckpt}"))
+    assert not (tmp_path / "c" / "summary.json").exists()
+
+
+def test_nonfinite_loss_stops_with_term_and_step(tmp_path, monkeypatch):
+    from pinnkit.pdes import Heat
+
+    real = Heat.residual
+    monkeypatch.setattr(Heat, "residual", lambda self, d, x: real(self, d, x) * (float("nan") if x.shape[0] else 1))
+    cfg = compose_cfg(tmp_path, *FAST, "trainer.max_steps=6", "trainer.val_check_interval=3", "checks=false")
+    with pytest.raises(NonFiniteLossError, match=r"term 'pde' \(from step 0\); first bad step 0"):
+        train(cfg)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert "first bad step 0" in summary["stopped"]
+
+
+def test_nonfinite_skip_takes_no_step_on_bad_batches(tmp_path, monkeypatch):
+    from pinnkit.module import PINNModule
+
+    real = PINNModule.term_loss
+
+    def flaky(self, term, x):  # the pde loss is NaN on even steps
+        loss = real(self, term, x)
+        return loss * float("nan") if term.name == "pde" and self.global_step % 2 == 0 else loss
+
+    monkeypatch.setattr(PINNModule, "term_loss", flaky)
+    summary = train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=6", "trainer.val_check_interval=3",
+                                "nonfinite=skip", "checks=false"))  # fmt: skip
+    assert summary["stopped"] is None and summary["steps"] == 6
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in state.values())  # NaN steps took no optimizer step
+    assert all(np.isfinite(v) for v in _losses(tmp_path).values())
+
+
+def test_gradient_clipping_is_the_trainer_argument(tmp_path):
+    summary = train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=3", "trainer.val_check_interval=3",
+                                "+trainer.gradient_clip_val=1e-3"))  # fmt: skip
+    assert summary["config"]["trainer"]["gradient_clip_val"] == 1e-3
+
+
+def test_outputs_predict_and_cli(tmp_path):
+    train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=4", "trainer.val_check_interval=2"))
+    assert sorted(p.name for p in (tmp_path / "plots").glob("*.png")) == [
+        "solution_step0000002.png", "solution_step0000004.png"]  # fmt: skip
+    sol = np.load(tmp_path / "solution.npz")
+    assert sol["pred"].shape == sol["ref"].shape == (101, 201, 1) and sol["x"].shape == (201,)
+    module = load(tmp_path / "checkpoints" / "last.ckpt")
+    x = torch.rand(7, 2)
+    d = predict(module, x, ("u", "u_x", "u_xx"))
+    torch.testing.assert_close(d["u"], module.net(x)[:, 0].detach())
+    assert d["u_xx"].shape == (7,) and not d["u_xx"].requires_grad
+    np.save(tmp_path / "pts.npy", x.numpy())
+    out = subprocess.run([sys.executable, "-m", "pinnkit.predict", str(tmp_path / "checkpoints" / "last.ckpt"),
+                          str(tmp_path / "pts.npy"), "--needs", "u", "u_t", "--out", str(tmp_path / "p.npz")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "p.npz")["u"], d["u"].numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
+        predict(module, torch.rand(3, 3))
