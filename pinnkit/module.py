@@ -87,6 +87,7 @@ class PINNModule(L.LightningModule):
         self._batch: tuple[int, dict[str, Tensor]] | None = None
         self._val: tuple[Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
+        self._t0 = time.perf_counter()
         self._first_bad: Tensor | None = None  # (n_terms,) first step each term was non-finite, -1 if never
         self.stopped_reason: str | None = None
         self.run_config: dict | None = None  # the resolved training config, stored in checkpoints
@@ -132,6 +133,7 @@ class PINNModule(L.LightningModule):
             self.log("train/loss", loss, prog_bar=True)
             self.log_dict({f"train/loss_{n}": v for n, v in losses.items()})
             self.log("perf/deriv_ms", (now - t0) * 1e3)
+            self.log("perf/wall_s", now - self._t0)
             if self._mark is not None and self.global_step > self._mark[0]:
                 rate = (self.global_step - self._mark[0]) / (now - self._mark[1])
                 self.log("perf/it_per_s", rate, prog_bar=True)
@@ -202,6 +204,7 @@ class PINNModule(L.LightningModule):
 
     # ---- set-up -------------------------------------------------------------------------------------------
     def on_train_start(self) -> None:
+        self._t0 = time.perf_counter()
         pts = self.batch_points(self.global_step)
         for t in self.terms:  # a backend may tune itself on the real net and points (auto times its candidates)
             if any(is_derivative_name(n) for n in t.needs):

@@ -112,6 +112,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "pde": module.pde.name,
             "derivative": module.derivative.name,
             "stopped": None if stopped is None else str(stopped),
+            "peak_mem_mb": peak_memory_mb(trainer.strategy.root_device),
             **meta,
             "config": resolved,
         }
@@ -129,6 +130,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             torch._dynamo.reset()  # a multirun's next job starts without this job's compiled graphs
 
 
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process: CUDA ``max_memory_allocated``, else the peak RSS."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` atomically: a reader sees the old file or the whole new one, never half of it."""
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -137,7 +147,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def main(cfg: DictConfig) -> None:
-    """``python train.py [overrides]``."""
+def main(cfg: DictConfig) -> float:
+    """``python train.py [overrides]``; returns the final ``val/l2_rel`` (the objective of Hydra sweepers)."""
     torch.set_num_threads(cfg.get("threads") or torch.get_num_threads())
-    train(cfg)
+    return train(cfg)["val/l2_rel"]

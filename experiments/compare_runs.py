@@ -1,0 +1,118 @@
+"""Compare the runs of a sweep (a Hydra multirun directory), offline: a table and curves per run.
+
+    python train.py -m derivative=autograd,func,taylor pde=heat,vector3d
+    python experiments/compare_runs.py multirun/<date>/<time>
+
+Reads every run's ``summary.json`` and ``csv/*/metrics.csv`` (written whatever the logger) and writes into the
+sweep directory ``comparison.md`` / ``comparison.csv`` (final rel L2, it/s, median derivative ms, peak memory,
+wall time) and ``comparison.png`` (training loss and rel L2 against wall time, one line per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import yaml
+
+
+def _label(run: Path, summary: dict) -> str:
+    overrides = run / ".hydra" / "overrides.yaml"
+    if overrides.is_file():
+        items = [o for o in yaml.safe_load(overrides.read_text()) or [] if not o.startswith(("hydra", "logger"))]
+        if items:
+            return " ".join(items)
+    return f"{summary.get('pde')} {summary.get('derivative')}"
+
+
+def _history(run: Path) -> list[dict[str, float]]:
+    rows = []
+    for path in sorted(run.glob("csv/*/metrics.csv")):
+        with open(path) as f:
+            rows += [{k: float(v) for k, v in r.items() if v not in ("", None)} for r in csv.DictReader(f)]
+    return rows
+
+
+def collect(sweep: Path) -> list[dict]:
+    """One record per run under ``sweep``: label, summary figures and metric history."""
+    runs = []
+    for path in sorted(sweep.rglob("summary.json")):
+        run, summary = path.parent, json.loads(path.read_text())
+        hist = _history(run)
+        deriv = [r["perf/deriv_ms"] for r in hist if "perf/deriv_ms" in r]
+        runs.append({
+            "run": str(run.relative_to(sweep)), "label": _label(run, summary),
+            "val/l2_rel": summary.get("val/l2_rel"), "it_per_s": summary.get("it_per_s"),
+            "deriv_ms": statistics.median(deriv) if deriv else None, "peak_mem_mb": summary.get("peak_mem_mb"),
+            "time_s": summary.get("time_s"), "steps": summary.get("steps"), "history": hist,
+        })  # fmt: skip
+    if not runs:
+        raise SystemExit(f"no runs (summary.json) under {sweep}")
+    return runs
+
+
+def _fmt(v, spec: str) -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def write(runs: list[dict], sweep: Path) -> None:
+    cols = ["run", "label", "val/l2_rel", "it_per_s", "deriv_ms", "peak_mem_mb", "time_s", "steps"]
+    with open(sweep / "comparison.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(runs)
+    lines = [
+        "| run | final rel L2 | it/s | derivative ms | peak MB | wall s | steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: (r["val/l2_rel"] is None, r["val/l2_rel"])):
+        lines.append(
+            f"| {r['label']} | {_fmt(r['val/l2_rel'], '.2e')} | {_fmt(r['it_per_s'], '.1f')} | "
+            f"{_fmt(r['deriv_ms'], '.2f')} | {_fmt(r['peak_mem_mb'], '.0f')} | {_fmt(r['time_s'], '.1f')} | "
+            f"{r['steps']} |"
+        )
+    (sweep / "comparison.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plot(runs, sweep / "comparison.png")
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for r in runs:
+        train = [(h["perf/wall_s"], h["train/loss"]) for h in r["history"] if "perf/wall_s" in h and "train/loss" in h]
+        if train:
+            a.semilogy(*zip(*train, strict=True), label=r["label"])
+        steps_wall = sorted((h["step"], h["perf/wall_s"]) for h in r["history"] if "perf/wall_s" in h)
+        val = [(h["step"], h["val/l2_rel"]) for h in r["history"] if "val/l2_rel" in h]
+        if val and steps_wall:
+            import numpy as np
+
+            s, w = zip(*steps_wall, strict=True)
+            b.semilogy(np.interp([v[0] for v in val], s, w), [v[1] for v in val], "o-", label=r["label"])
+    a.set(xlabel="wall time [s]", ylabel="train/loss", title="training loss")
+    b.set(xlabel="wall time [s]", ylabel="val/l2_rel", title="relative L2 error")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sweep_dir", type=Path)
+    args = p.parse_args(argv)
+    write(collect(args.sweep_dir), args.sweep_dir)
+
+
+if __name__ == "__main__":
+    main()
