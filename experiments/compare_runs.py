@@ -5,7 +5,8 @@
 
 Reads every run's ``summary.json`` and ``csv/*/metrics.csv`` (written whatever the logger) and writes into the
 sweep directory ``comparison.md`` / ``comparison.csv`` (final rel L2, it/s, median derivative ms, peak memory,
-wall time) and ``comparison.png`` (training loss and rel L2 against wall time, one line per run).
+wall time; peak memory is the process's, so in-process multirun jobs carry earlier jobs' peaks) and
+``comparison.png`` (training loss and rel L2 against wall time, one line per run).
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ from pathlib import Path
 import yaml
 
 
-def _label(run: Path, summary: dict) -> str:
-    overrides = run / ".hydra" / "overrides.yaml"
-    if overrides.is_file():
-        items = [o for o in yaml.safe_load(overrides.read_text()) or [] if not o.startswith(("hydra", "logger"))]
-        if items:
-            return " ".join(items)
-    return f"{summary.get('pde')} {summary.get('derivative')}"
+def _overrides(run: Path) -> list[str]:
+    path = run / ".hydra" / "overrides.yaml"
+    items = yaml.safe_load(path.read_text()) or [] if path.is_file() else []
+    return [o for o in items if not o.startswith(("hydra", "logger"))]
+
+
+def _labels(runs: list[Path], summaries: list[dict]) -> list[str]:
+    """Each run's overrides less those shared by every run of the sweep (what varies); else pde and backend."""
+    items = [_overrides(r) for r in runs]
+    common = set.intersection(*(set(i) for i in items)) if items else set()
+    return [
+        " ".join(o for o in i if o not in common) or f"{s.get('pde')} {s.get('derivative')}"
+        for i, s in zip(items, summaries, strict=True)
+    ]
 
 
 def _history(run: Path) -> list[dict[str, float]]:
@@ -38,13 +46,16 @@ def _history(run: Path) -> list[dict[str, float]]:
 
 def collect(sweep: Path) -> list[dict]:
     """One record per run under ``sweep``: label, summary figures and metric history."""
+    paths = sorted(sweep.rglob("summary.json"))
+    summaries = [json.loads(p.read_text()) for p in paths]
+    labels = _labels([p.parent for p in paths], summaries)
     runs = []
-    for path in sorted(sweep.rglob("summary.json")):
-        run, summary = path.parent, json.loads(path.read_text())
+    for path, summary, label in zip(paths, summaries, labels, strict=True):
+        run = path.parent
         hist = _history(run)
         deriv = [r["perf/deriv_ms"] for r in hist if "perf/deriv_ms" in r]
         runs.append({
-            "run": str(run.relative_to(sweep)), "label": _label(run, summary),
+            "run": str(run.relative_to(sweep)), "label": label,
             "val/l2_rel": summary.get("val/l2_rel"), "it_per_s": summary.get("it_per_s"),
             "deriv_ms": statistics.median(deriv) if deriv else None, "peak_mem_mb": summary.get("peak_mem_mb"),
             "time_s": summary.get("time_s"), "steps": summary.get("steps"), "history": hist,

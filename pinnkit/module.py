@@ -98,12 +98,20 @@ class PINNModule(L.LightningModule):
 
     # ---- points -------------------------------------------------------------------------------------------
     def sample(self, key: int) -> dict[str, Tensor]:
-        """One point set per term, drawn from a generator seeded by ``(seed, key)``: reproducible anywhere."""
+        """One point set per term, drawn from a generator seeded by ``(seed, key)``: reproducible on a device type.
+
+        ``points`` are global counts: under DDP every rank draws the same global batch and keeps its slice
+        ``rank::world_size``, so no point is duplicated and the batch is the one a single process would use.
+        """
         gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + key)
-        return {
+        pts = {
             t.name: self.pde.domain.sample(t.region, int(self.points[t.points_key]), gen, self.dtype, self.device)
             for t in self.terms
         }
+        trainer = self._trainer
+        if trainer is not None and trainer.world_size > 1:
+            pts = {k: v[trainer.global_rank :: trainer.world_size] for k, v in pts.items()}
+        return pts
 
     def batch_points(self, step: int) -> dict[str, Tensor]:
         key = step // self.resample_every if self.resample_every else 0
