@@ -99,3 +99,4 @@ def test_wandb_offline_run(tmp_path):
     data = record.read_bytes()
     for key in keys:
         assert key in data, key
+    assert list(run.glob("files/media/images/val/solution_*.png"))  # the heatmaps, as W&B images
