@@ -201,14 +201,19 @@ class PINNModule(L.LightningModule):
 
     def validation_step(self, batch: int, batch_idx: int) -> None:
         grid, ref, inner = self._val_data()
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer is not None else (1, 0)
+        grid, ref = grid[rank::world], ref[rank::world]  # each rank its share of the grid
         with torch.no_grad():
             pred = torch.cat([self.net(chunk) for chunk in grid.split(65536)])
-            err2, ref2 = (pred - ref).square().sum(), ref.square().sum()
-        self.log("val/l2_rel", torch.sqrt(err2 / ref2), prog_bar=True, batch_size=1)
+            sums = torch.stack([(pred - ref).square().sum(), ref.square().sum()])
+        if world > 1:  # numerator and denominator summed over ranks, then divided: never a mean of ratios
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+        self.log("val/l2_rel", torch.sqrt(sums[0] / sums[1]), prog_bar=True, batch_size=1, sync_dist=world > 1)
         interior = [t for t in self.terms if t.region == "interior"]
         with torch.enable_grad():
             for t in interior:
-                self.log(f"val/loss_{t.name}", self.term_loss(t, inner).detach(), batch_size=1)
+                loss = self.term_loss(t, inner).detach()  # the same points on every rank
+                self.log(f"val/loss_{t.name}", loss, batch_size=1, sync_dist=world > 1)
 
     # ---- set-up -------------------------------------------------------------------------------------------
     def on_train_start(self) -> None:

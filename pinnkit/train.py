@@ -104,6 +104,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if stopped is None:
             trainer.validate(module, verbose=False)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        in_sync = ranks_in_sync(trainer, module) if trainer.world_size > 1 else None
         summary = {
             **metrics,
             "steps": trainer.global_step,
@@ -113,6 +114,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "derivative": module.derivative.name,
             "stopped": None if stopped is None else str(stopped),
             "peak_mem_mb": peak_memory_mb(trainer.strategy.root_device),
+            "world_size": trainer.world_size,
+            "ranks_in_sync": in_sync,
             **meta,
             "config": resolved,
         }
@@ -128,6 +131,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         finish(logger)
         if cfg.derivative.get("compile"):
             torch._dynamo.reset()  # a multirun's next job starts without this job's compiled graphs
+
+
+def ranks_in_sync(trainer: L.Trainer, module: PINNModule) -> bool:
+    """Whether every rank holds bit-identical parameters (DDP must keep them so)."""
+    flat = torch.cat([p.detach().flatten() for p in module.parameters()])
+    gathered = trainer.strategy.all_gather(flat)  # (world, P)
+    return bool((gathered == gathered[0]).all())
 
 
 def peak_memory_mb(device: torch.device) -> float:
