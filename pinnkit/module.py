@@ -216,6 +216,27 @@ class PINNModule(L.LightningModule):
                 self.log(f"val/loss_{t.name}", loss, batch_size=1, sync_dist=world > 1)
 
     # ---- set-up -------------------------------------------------------------------------------------------
+    def check_shapes(self) -> None:
+        """The net must map ``(N, d)`` points of this PDE to ``(N, m)`` fields; say so clearly if not."""
+        d, m = len(self.pde.axes), len(self.pde.fields)
+        x = self.pde.domain.sample("interior", 2, torch.Generator(device=self.device).manual_seed(0), self.dtype,
+                                   self.device)  # fmt: skip
+        try:
+            with torch.no_grad():
+                y = self.net(x)
+        except RuntimeError as err:
+            raise ValueError(
+                f"the network does not take points of {self.pde.name} (shape (N, {d}) over axes {self.pde.axes}): {err}"
+            ) from err
+        if y.shape != (2, m):
+            raise ValueError(
+                f"the network maps (N, {d}) points to {tuple(y.shape[1:])} per point; {self.pde.name} needs {m} "
+                f"output fields {self.pde.fields}"
+            )
+
+    def on_fit_start(self) -> None:
+        self.check_shapes()  # before the sanity validation, which would otherwise fail first and cryptically
+
     def on_train_start(self) -> None:
         self._t0 = time.perf_counter()
         pts = self.batch_points(self.global_step)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,46 @@ def build(cfg: DictConfig) -> PINNModule:
     )
 
 
+LOW_PRECISION = ("16", "bf16")
+
+
+def check_precision(cfg: DictConfig) -> None:
+    """Refuse half precisions for derivative losses (unless ``allow_low_precision``), with the reason."""
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    if precision.split("-")[0] in LOW_PRECISION:
+        msg = (
+            f"trainer.precision={precision}: PINN residuals take second derivatives through the network, and "
+            "bf16/fp16 keep 8/11 mantissa bits (~2-3 digits): u_xx and the residual drown in rounding error and "
+            "training stalls. Use 32-true (default) or 64 (float64 end to end)"
+        )
+        if not cfg.get("allow_low_precision", False):
+            raise ValueError(msg + "; allow_low_precision=true runs it anyway")
+        warnings.warn(msg, stacklevel=2)
+
+
+@contextmanager
+def matmul_precision(value: str) -> Iterator[None]:
+    """float32 matmul precision for the run, restored afterwards. ``highest`` (default) leaves PyTorch's full
+    float32 alone; ``high`` allows TF32 on GPUs. Uses the same (legacy) API Lightning reads, since mixing it
+    with the newer ``fp32_precision`` API raises."""
+    valid = ("highest", "high", "medium")
+    if value not in valid:
+        raise ValueError(f"matmul_precision must be one of {valid}, got {value!r}")
+    try:
+        before = torch.get_float32_matmul_precision()
+    except RuntimeError as err:  # the process set the newer fp32_precision API: torch refuses the mix
+        raise ValueError(
+            "the float32 matmul precision was set with the newer torch.backends.*.fp32_precision API, which torch "
+            "refuses to mix with set_float32_matmul_precision (the one Lightning reads); leave it unset and use "
+            "matmul_precision=highest|high"
+        ) from err
+    torch.set_float32_matmul_precision(value)
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the run ``cfg`` describes; write ``summary.json`` in ``cfg.paths.output_dir`` and return it.
 
@@ -58,8 +101,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     A non-finite loss stops the run with :class:`~pinnkit.module.NonFiniteLossError` after ``summary.json`` (with
     ``stopped``) is written.
     """
+    check_precision(cfg)
+    with matmul_precision(cfg.get("matmul_precision", "highest")):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(cfg.paths.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write_test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise OSError(
+            f"cannot write the run directory {str(run_dir)!r} ({err}); set hydra.run.dir=<writable dir>"
+        ) from err
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build(cfg)
     if str(cfg.trainer.get("precision", "")).startswith("64"):
