@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                 cpu = backend(net.cpu(), x, needs, **kw)
                 gpu = backend(net.cuda(), x.cuda(), needs, **kw)
                 keys = ["jac", "hess"] if needs is None else list(needs)
-                err = max(float((gpu[k].cpu() - cpu[k]).abs().max()) for k in keys)
+                err = max(float((gpu[k].detach().cpu() - cpu[k].detach()).abs().max()) for k in keys)
                 worst = max(worst, err)
                 print(f"{cls.__name__:12s} {name:13s} {label:8s} max |cuda - cpu| = {err:.1e}")
     print(f"worst: {worst:.1e} (tol {args.tol:.0e})")
