@@ -111,7 +111,7 @@ class Taylor(Backend):
                 return _run(f, x, spec)
 
             if self.compile:
-                fn = torch.compile(fn)
+                fn = torch.compile(fn, dynamic=False)  # one static graph per point count: training never changes it
             self._fns[spec] = fn
         return fn
 
