@@ -158,9 +158,10 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
         except NonFiniteLossError as err:
             stopped = err
         wall = time.perf_counter() - start
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}  # last logged training metrics
         if stopped is None:
-            trainer.validate(module, verbose=False)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+            trainer.validate(module, verbose=False)  # final validation replaces only the val/ keys
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         in_sync = ranks_in_sync(trainer, module) if trainer.world_size > 1 else None
         summary = {
             **metrics,

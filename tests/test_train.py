@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from pinnkit.derivatives.checks import NotPointwiseError
+from pinnkit.pdes import PDES
 from pinnkit.train import build, train
 from tests.conftest import ALL_BACKENDS, compose_cfg
 
@@ -48,9 +49,11 @@ def test_training_reduces_the_loss_and_error(tmp_path):
     assert summary["val/l2_rel"] < 0.2
 
 
-def test_vector_problem_trains(tmp_path):
-    summary = train(compose_cfg(tmp_path, "pde=vector3d", "derivative=func", *SHORT))
-    assert summary["pde"] == "vector3d" and math.isfinite(summary["val/l2_rel"])
+@pytest.mark.parametrize("pde", sorted(PDES))
+def test_every_pde_trains_a_few_steps(tmp_path, pde):
+    summary = train(compose_cfg(tmp_path, f"pde={pde}", "derivative=taylor", *SHORT))
+    assert summary["steps"] == 4 and math.isfinite(summary["val/l2_rel"])
+    assert all(math.isfinite(summary[f"train/loss_{t.name}"]) for t in PDES[pde]().terms())
 
 
 def test_float64_end_to_end(tmp_path):

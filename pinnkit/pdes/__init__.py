@@ -1,9 +1,18 @@
 """The PDEs pinnkit ships, one short file each, chosen in configs by ``pde=<name>``."""
 
+from .advection import Advection
 from .base import PDE, Term
 from .heat import Heat
+from .helmholtz import Helmholtz
+from .klein_gordon import KleinGordon
+from .kovasznay import Kovasznay
+from .poisson import Poisson
 from .vector3d import Vector3D
+from .wave import Wave
 
-PDES: dict[str, type[PDE]] = {cls.name: cls for cls in (Heat, Vector3D)}
+PDES: dict[str, type[PDE]] = {
+    cls.name: cls for cls in (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay)
+}
 
-__all__ = ["PDE", "PDES", "Heat", "Term", "Vector3D"]
+__all__ = ["PDE", "PDES", "Advection", "Heat", "Helmholtz", "KleinGordon", "Kovasznay", "Poisson", "Term", "Vector3D",
+           "Wave"]  # fmt: skip

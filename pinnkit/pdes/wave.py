@@ -1,0 +1,40 @@
+"""Wave equation: u_tt = c² u_xx on x ∈ [0, 1], t ∈ [0, 1]; u(0, x) = sin(πx) + sin(4πx)/2, u_t(0, x) = 0,
+u(t, 0) = u(t, 1) = 0 — the initial velocity is a derivative initial condition.
+
+Exact solution (standing waves): u = sin(πx) cos(cπt) + sin(4πx) cos(4cπt) / 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ..domain import Box
+from .base import PDE, Term
+
+
+class Wave(PDE):
+    name = "wave"
+    axes = ("t", "x")
+    fields = ("u",)
+
+    def __init__(self, c: float = 1.0, nt: int = 101, nx: int = 201) -> None:
+        super().__init__(Box({"t": (0.0, 1.0), "x": (0.0, 1.0)}), {"t": nt, "x": nx})
+        if c <= 0:
+            raise ValueError(f"wave: c must be > 0, got {c}")
+        self.c = c
+
+    def terms(self) -> list[Term]:
+        return [
+            Term("pde", "interior", ("u_tt", "u_xx"), lambda d, x: d["u_tt"] - self.c**2 * d["u_xx"]),
+            Term("ic", "initial", ("u",), lambda d, x: d["u"] - self.exact(x)[..., 0]),
+            Term("ic_t", "initial", ("u_t",), lambda d, x: d["u_t"]),
+            Term("bc", "boundary", ("u",), lambda d, x: d["u"]),
+        ]
+
+    def exact(self, x: Tensor) -> Tensor:
+        t, xs, w = self.col(x, "t"), self.col(x, "x"), math.pi * self.c
+        u = torch.sin(math.pi * xs) * torch.cos(w * t) + 0.5 * torch.sin(4 * math.pi * xs) * torch.cos(4 * w * t)
+        return u.unsqueeze(-1)
