@@ -75,6 +75,10 @@ class PINNModule(L.LightningModule):
         self.weights = {t.name: float((weights or {}).get(t.name, t.weight)) for t in self.terms}
         self.points = dict(points or {"interior": 2000, "initial": 200, "boundary": 200, "periodic": 200})
         for t in self.terms:
+            if t.region == "data":  # fixed observation points, from the PDE
+                if not callable(getattr(pde, "data_points", None)):
+                    raise ValueError(f"term {t.name!r} uses region 'data' but {pde.name} has no data_points()")
+                continue
             n = self.points.get(t.points_key)
             if n is None or int(n) < 1:
                 raise ValueError(
@@ -105,7 +109,9 @@ class PINNModule(L.LightningModule):
         """
         gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + key)
         pts = {
-            t.name: self.pde.domain.sample(t.region, int(self.points[t.points_key]), gen, self.dtype, self.device)
+            t.name: self.pde.data_points().to(self.device, self.dtype)
+            if t.region == "data"
+            else self.pde.domain.sample(t.region, int(self.points[t.points_key]), gen, self.dtype, self.device)
             for t in self.terms
         }
         trainer = self._trainer
@@ -141,6 +147,9 @@ class PINNModule(L.LightningModule):
             self.log("train/loss", loss, prog_bar=True)
             self.log_dict({f"train/loss_{n}": v for n, v in losses.items()})
             self.log("perf/deriv_ms", (now - t0) * 1e3)
+            learned = getattr(self.pde, "learned", None)
+            if callable(learned):  # inverse problems: the PDE's trainable coefficients, e.g. pde/nu
+                self.log_dict({f"pde/{k}": float(v) for k, v in learned().items()})
             self.log("perf/wall_s", now - self._t0)
             if self._mark is not None and self.global_step > self._mark[0]:
                 rate = (self.global_step - self._mark[0]) / (now - self._mark[1])

@@ -173,6 +173,7 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
             "stopped": None if stopped is None else str(stopped),
             "peak_mem_mb": peak_memory_mb(trainer.strategy.root_device),
             "world_size": trainer.world_size,
+            "learned": module.pde.learned() if callable(getattr(module.pde, "learned", None)) else None,
             "ranks_in_sync": in_sync,
             **meta,
             "config": resolved,

@@ -103,3 +103,13 @@ def test_wandb_offline_run(tmp_path):
     for key in keys:
         assert key in data, key
     assert list(run.glob("files/media/images/val/solution_*.png"))  # the heatmaps, as W&B images
+
+
+def test_inverse_problem_learns_its_coefficient(tmp_path):
+    summary = train(compose_cfg(tmp_path, "pde=burgers_inverse", "pde.n_obs=64", *SHORT))
+    learned = summary["learned"]
+    assert learned["nu_true"] == pytest.approx(0.01 / math.pi)
+    assert learned["nu"] != pytest.approx(0.05, rel=1e-6)  # ν is trained with the network (Adam moved it)
+    with open(next(tmp_path.glob("csv/*/metrics.csv"))) as f:
+        assert "pde/nu" in next(csv.reader(f))
+    assert "train/loss_data" in summary

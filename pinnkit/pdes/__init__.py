@@ -2,6 +2,7 @@
 
 from .advection import Advection
 from .base import PDE, Term
+from .burgers import Burgers, BurgersInverse
 from .heat import Heat
 from .helmholtz import Helmholtz
 from .klein_gordon import KleinGordon
@@ -10,9 +11,21 @@ from .poisson import Poisson
 from .vector3d import Vector3D
 from .wave import Wave
 
-PDES: dict[str, type[PDE]] = {
-    cls.name: cls for cls in (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay)
-}
+SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse)
+PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
-__all__ = ["PDE", "PDES", "Advection", "Heat", "Helmholtz", "KleinGordon", "Kovasznay", "Poisson", "Term", "Vector3D",
-           "Wave"]  # fmt: skip
+__all__ = [
+    "PDE",
+    "PDES",
+    "Advection",
+    "Burgers",
+    "BurgersInverse",
+    "Heat",
+    "Helmholtz",
+    "KleinGordon",
+    "Kovasznay",
+    "Poisson",
+    "Term",
+    "Vector3D",
+    "Wave",
+]
