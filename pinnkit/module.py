@@ -60,8 +60,18 @@ class PINNModule(L.LightningModule):
         seed: int = 0,
         checks: bool = True,
         nonfinite: str = "stop",
+        lbfgs: Callable[..., torch.optim.Optimizer] | None = None,
+        lbfgs_from: int | None = None,
+        grad_clip: float | None = None,
     ) -> None:
         super().__init__()
+        self.automatic_optimization = False  # two optimizer phases (Adam, then L-BFGS), clipping, skipping
+        if (lbfgs is None) != (lbfgs_from is None) or (lbfgs_from is not None and lbfgs_from < 0):
+            raise ValueError(f"lbfgs and lbfgs_from >= 0 go together, got lbfgs={lbfgs}, lbfgs_from={lbfgs_from}")
+        if grad_clip is not None and grad_clip <= 0:
+            raise ValueError(f"grad_clip must be > 0 (or null), got {grad_clip}")
+        self.lbfgs_factory, self.lbfgs_from, self.grad_clip = lbfgs, lbfgs_from, grad_clip
+        self.closure_calls = 0
         if nonfinite not in NONFINITE:
             raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
         self.nonfinite = nonfinite
@@ -119,7 +129,12 @@ class PINNModule(L.LightningModule):
             pts = {k: v[trainer.global_rank :: trainer.world_size] for k, v in pts.items()}
         return pts
 
+    def in_lbfgs(self, step: int) -> bool:
+        return self.lbfgs_from is not None and step >= self.lbfgs_from
+
     def batch_points(self, step: int) -> dict[str, Tensor]:
+        if self.in_lbfgs(step):  # L-BFGS builds curvature from one objective: the points freeze at the switch
+            step = self.lbfgs_from
         key = step // self.resample_every if self.resample_every else 0
         if self._batch is None or self._batch[0] != key or next(iter(self._batch[1].values())).device != self.device:
             self._batch = (key, self.sample(key))
@@ -137,10 +152,7 @@ class PINNModule(L.LightningModule):
         if logging:  # time the losses (values, derivatives, residuals) on this step only: it needs host syncs
             self._sync()
             t0 = time.perf_counter()
-        losses = {t.name: self.term_loss(t, pts[t.name]) for t in self.terms}
-        loss = sum(self.weights[n] * v for n, v in losses.items())
-        if self._guard(losses):
-            return None  # skip: Lightning takes no optimizer step
+        loss, losses = self.optimizer_step_on(pts)
         if logging:
             self._sync()
             now = time.perf_counter()
@@ -160,6 +172,52 @@ class PINNModule(L.LightningModule):
             self._mark = (self.global_step, now)
         return loss
 
+    def losses(self, pts: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """The weighted total and the per-term mean square residuals at ``pts``."""
+        losses = {t.name: self.term_loss(t, pts[t.name]) for t in self.terms}
+        return sum(self.weights[n] * v for n, v in losses.items()), losses
+
+    def optimizer_step_on(self, pts: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """One optimizer step (manual optimization): Adam (+ its schedule) before ``lbfgs_from``, L-BFGS after.
+
+        Every call is one step of ``trainer.max_steps`` whichever the phase; an L-BFGS step evaluates its closure
+        up to ``max_iter`` times. With ``nonfinite="skip"`` a non-finite batch takes a step with no gradient
+        (Adam leaves parameters and moments alone), so the step count still advances.
+        """
+        adam, lbfgs = self._optimizers()
+        if self.in_lbfgs(self.global_step):
+            result: dict[str, object] = {}
+
+            def closure() -> Tensor:
+                self.closure_calls += 1
+                lbfgs.zero_grad()
+                loss, losses = self.losses(pts)
+                self.manual_backward(loss)
+                result.update(loss=loss.detach(), losses={k: v.detach() for k, v in losses.items()})
+                return loss
+
+            lbfgs.step(closure=closure)
+            self._guard(result["losses"])
+            return result["loss"], result["losses"]
+        loss, losses = self.losses(pts)
+        adam.zero_grad()
+        if self._guard(losses):
+            adam.step()  # no gradients: no update, but the step counts
+            return loss.detach(), losses
+        self.manual_backward(loss)
+        if self.grad_clip is not None:
+            self.clip_gradients(adam, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm")
+        adam.step()
+        sched = self.lr_schedulers()
+        if sched is not None:
+            sched.step()
+        return loss.detach(), {k: v.detach() for k, v in losses.items()}
+
+    def _optimizers(self):
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts]
+        return opts[0], (opts[1] if len(opts) > 1 else None)
+
     def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -175,6 +233,9 @@ class PINNModule(L.LightningModule):
         self._first_bad = torch.where((self._first_bad < 0) & ~finite, step, self._first_bad)
         if self.nonfinite == "skip":
             return not bool(finite.all())
+        if self.in_lbfgs(self.global_step):  # L-BFGS's closure already synced; check now
+            self.check_finite()
+            return False
         if self.global_step % self.trainer.log_every_n_steps == 0:
             self.check_finite()
         return False
@@ -273,10 +334,11 @@ class PINNModule(L.LightningModule):
         checkpoint["pinnkit"] = {"config": self.run_config, "wandb_id": getattr(self, "wandb_id", None)}
 
     def configure_optimizers(self):
-        opt = self.optimizer_factory(self.parameters())
+        adam = self.optimizer_factory(self.parameters())
+        opts = [adam] if self.lbfgs_factory is None else [adam, self.lbfgs_factory(self.parameters())]
         if self.scheduler_factory is None:
-            return opt
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": self.scheduler_factory(opt), "interval": "step"}}
+            return opts
+        return opts, [{"scheduler": self.scheduler_factory(adam), "interval": "step"}]
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(Ticks(), batch_size=None)

@@ -51,6 +51,9 @@ def build(cfg: DictConfig) -> PINNModule:
         seed=cfg.seed,
         checks=cfg.checks,
         nonfinite=cfg.get("nonfinite", "stop"),
+        lbfgs=instantiate(cfg.optim.lbfgs) if cfg.optim.get("lbfgs") else None,
+        lbfgs_from=cfg.optim.get("lbfgs_from"),
+        grad_clip=cfg.optim.get("grad_clip"),
     )
 
 

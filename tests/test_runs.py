@@ -85,13 +85,41 @@ def test_nonfinite_skip_takes_no_step_on_bad_batches(tmp_path, monkeypatch):
     assert summary["stopped"] is None and summary["steps"] == 6
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert all(torch.isfinite(v).all() for v in state.values())  # NaN steps took no optimizer step
-    assert all(np.isfinite(v) for v in _losses(tmp_path).values())
+    losses = _losses(tmp_path)  # bad steps are logged as they were (NaN); the steps between train normally
+    assert all(np.isfinite(v) for step, v in losses.items() if step % 2) and not np.isfinite(losses[0])
 
 
-def test_gradient_clipping_is_the_trainer_argument(tmp_path):
+def test_gradient_clipping_by_config(tmp_path, monkeypatch):
+    from pinnkit.module import PINNModule
+
+    norms = []
+    real = PINNModule.clip_gradients
+
+    def spy(self, opt, **kw):
+        real(self, opt, **kw)
+        norms.append(
+            torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.parameters() if p.grad is not None]))
+        )
+
+    monkeypatch.setattr(PINNModule, "clip_gradients", spy)
     summary = train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=3", "trainer.val_check_interval=3",
-                                "+trainer.gradient_clip_val=1e-3"))  # fmt: skip
-    assert summary["config"]["trainer"]["gradient_clip_val"] == 1e-3
+                                "optim.grad_clip=1e-3"))  # fmt: skip
+    assert summary["config"]["optim"]["grad_clip"] == 1e-3
+    assert len(norms) == 3 and all(n <= 1e-3 * (1 + 1e-5) for n in norms)
+
+
+def test_adam_then_lbfgs_both_count_and_lbfgs_iterates(tmp_path, monkeypatch):
+    from pinnkit.module import PINNModule
+
+    seen = {}
+    real = PINNModule.on_train_end
+    monkeypatch.setattr(PINNModule, "on_train_end", lambda self: seen.update(calls=self.closure_calls) or real(self))
+    summary = train(compose_cfg(tmp_path, *FAST, "optim=adam_lbfgs", "optim.lbfgs_from=6", "trainer.max_steps=10",
+                                "trainer.val_check_interval=5"))  # fmt: skip
+    assert summary["steps"] == 10  # 6 Adam + 4 L-BFGS steps
+    assert seen["calls"] > 4  # L-BFGS evaluated its closure several times per step (line search, iterations)
+    losses = _losses(tmp_path)
+    assert losses[9] < losses[6]
 
 
 def test_outputs_predict_and_cli(tmp_path):
