@@ -21,10 +21,18 @@ def grid_solution(module) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray
 
 
 def save_solution(module, path: Path) -> None:
-    """Write ``solution.npz``: grid coordinates by axis name, ``pred`` and ``ref`` of shape ``(*grid, m)``."""
+    """Write ``solution.npz``: 1-D coordinates by axis name (``t``, ``x``, ...), ``u_pred`` and ``u_ref`` of shape
+    ``(*grid)`` for one field or ``(*grid, m)``, ``fields``, ``l2_rel`` (all fields), ``l2_rel_<field>``, ``linf``."""
     coords, pred, ref = grid_solution(module)
+    fields = module.pde.fields
+    err = pred - ref
+    stats = {"l2_rel": np.sqrt((err**2).sum() / (ref**2).sum()), "linf": np.abs(err).max()}
+    for i, f in enumerate(fields):
+        stats[f"l2_rel_{f}"] = np.sqrt((err[..., i] ** 2).sum() / (ref[..., i] ** 2).sum())
+    if len(fields) == 1:
+        pred, ref = pred[..., 0], ref[..., 0]
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, pred=pred, ref=ref, fields=np.array(module.pde.fields), **coords)
+    np.savez_compressed(tmp, u_pred=pred, u_ref=ref, fields=np.array(fields), **coords, **stats)
     tmp.replace(path)
 
 

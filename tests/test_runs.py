@@ -127,7 +127,10 @@ def test_outputs_predict_and_cli(tmp_path):
     assert sorted(p.name for p in (tmp_path / "plots").glob("*.png")) == [
         "solution_step0000002.png", "solution_step0000004.png"]  # fmt: skip
     sol = np.load(tmp_path / "solution.npz")
-    assert sol["pred"].shape == sol["ref"].shape == (101, 201, 1) and sol["x"].shape == (201,)
+    assert sol["u_pred"].shape == sol["u_ref"].shape == (101, 201) and sol["x"].shape == (201,)
+    err = sol["u_pred"] - sol["u_ref"]
+    assert np.isclose(sol["l2_rel"], np.sqrt((err**2).sum() / (sol["u_ref"] ** 2).sum()))
+    assert sol["l2_rel_u"] == sol["l2_rel"] and sol["linf"] == np.abs(err).max()
     module = load(tmp_path / "checkpoints" / "last.ckpt")
     x = torch.rand(7, 2)
     d = predict(module, x, ("u", "u_x", "u_xx"))
