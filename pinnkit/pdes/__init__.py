@@ -1,6 +1,7 @@
 """The PDEs pinnkit ships, one short file each, chosen in configs by ``pde=<name>``."""
 
 from .advection import Advection
+from .allen_cahn import AllenCahn
 from .base import PDE, Term
 from .burgers import Burgers, BurgersInverse
 from .heat import Heat
@@ -11,13 +12,15 @@ from .poisson import Poisson
 from .vector3d import Vector3D
 from .wave import Wave
 
-SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse)
+SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
+           AllenCahn)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
     "PDE",
     "PDES",
     "Advection",
+    "AllenCahn",
     "Burgers",
     "BurgersInverse",
     "Heat",

@@ -48,6 +48,7 @@ class PDE(nn.Module):
     name: ClassVar[str] = "pde"
     axes: ClassVar[tuple[str, ...]] = ()
     fields: ClassVar[tuple[str, ...]] = ("u",)
+    closed_form: ClassVar[bool] = True  # False: exact() is a numerical reference, not differentiable by autograd
 
     def __init__(self, domain: Box, grid_sizes: Mapping[str, int]) -> None:
         super().__init__()
