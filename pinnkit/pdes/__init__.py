@@ -6,6 +6,7 @@ from .base import PDE, Term
 from .burgers import Burgers, BurgersInverse
 from .heat import Heat
 from .helmholtz import Helmholtz
+from .kdv import KdV
 from .klein_gordon import KleinGordon
 from .kovasznay import Kovasznay
 from .poisson import Poisson
@@ -13,7 +14,7 @@ from .vector3d import Vector3D
 from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
-           AllenCahn)  # fmt: skip
+           AllenCahn, KdV)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "BurgersInverse",
     "Heat",
     "Helmholtz",
+    "KdV",
     "KleinGordon",
     "Kovasznay",
     "Poisson",

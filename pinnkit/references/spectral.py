@@ -17,13 +17,18 @@ def etdrk4(
 ) -> np.ndarray:
     """Spectra ``(steps // every + 1, n)`` of the solution every ``every`` steps, from ``u0 (n,)`` on a uniform
     periodic grid; ``lin (n,)`` is the linear operator's symbol on ``np.fft.fft``'s wavenumbers."""
-    r = np.exp(1j * np.pi * (np.arange(1, 33) - 0.5) / 32)
+    if np.isrealobj(lin):  # real symbol: half circle, real part (Kassam & Trefethen's real-L form)
+        r = np.exp(1j * np.pi * (np.arange(1, 33) - 0.5) / 32)
+        part = np.real
+    else:  # complex symbol (dispersive, e.g. KdV): the full circle, complex coefficients
+        r = np.exp(2j * np.pi * (np.arange(1, 65) - 0.5) / 64)
+        part = np.asarray
     lr = dt * lin[:, None] + r[None, :]
     e, e2 = np.exp(dt * lin), np.exp(dt * lin / 2)
-    q = dt * np.real(np.mean((np.exp(lr / 2) - 1) / lr, axis=1))
-    f1 = dt * np.real(np.mean((-4 - lr + np.exp(lr) * (4 - 3 * lr + lr**2)) / lr**3, axis=1))
-    f2 = dt * np.real(np.mean((2 + lr + np.exp(lr) * (-2 + lr)) / lr**3, axis=1))
-    f3 = dt * np.real(np.mean((-4 - 3 * lr - lr**2 + np.exp(lr) * (4 - lr)) / lr**3, axis=1))
+    q = dt * part(np.mean((np.exp(lr / 2) - 1) / lr, axis=1))
+    f1 = dt * part(np.mean((-4 - lr + np.exp(lr) * (4 - 3 * lr + lr**2)) / lr**3, axis=1))
+    f2 = dt * part(np.mean((2 + lr + np.exp(lr) * (-2 + lr)) / lr**3, axis=1))
+    f3 = dt * part(np.mean((-4 - 3 * lr - lr**2 + np.exp(lr) * (4 - lr)) / lr**3, axis=1))
     nl = lambda v: np.fft.fft(nonlin(np.real(np.fft.ifft(v))))  # noqa: E731
     v = np.fft.fft(u0)
     out = [v]
