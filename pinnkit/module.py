@@ -194,8 +194,10 @@ class PINNModule(L.LightningModule):
                 self.closure_calls += 1
                 lbfgs.zero_grad()
                 loss, losses = self.losses(pts)
-                self.manual_backward(loss)
+                self.manual_backward(loss)  # under DDP the gradients are averaged over ranks here
                 result.update(loss=loss.detach(), losses={k: v.detach() for k, v in losses.items()})
+                if self.trainer.world_size > 1:  # the line search must see one objective on every rank
+                    return self.trainer.strategy.reduce(loss.detach(), reduce_op="mean")
                 return loss
 
             lbfgs.step(closure=closure)
