@@ -16,8 +16,9 @@ from torch import Tensor
 
 from ..derivatives import Derivatives
 from ..domain import Box
-from ..references import SpectralSolution, cached, etdrk4
-from .base import PDE, Term
+from ..references import etdrk4
+from .base import Term
+from .spectral_pde import SpectralReferencePDE
 
 
 def solve_allen_cahn(eps: float, modes: int = 512, dt: float = 2.5e-4, t_end: float = 1.0, saves: int = 200):
@@ -30,16 +31,14 @@ def solve_allen_cahn(eps: float, modes: int = 512, dt: float = 2.5e-4, t_end: fl
     return np.linspace(0, t_end, saves + 1), spectra
 
 
-class AllenCahn(PDE):
+class AllenCahn(SpectralReferencePDE):
     name = "allen_cahn"
     axes = ("t", "x")
     fields = ("u",)
-    closed_form = False
 
     def __init__(self, eps: float = 1e-4, nt: int = 201, nx: int = 512, modes: int = 512, dt: float = 2.5e-4) -> None:
         super().__init__(Box({"t": (0.0, 1.0), "x": (-1.0, 1.0)}), {"t": nt, "x": nx})
         self.eps, self.modes, self.dt = eps, modes, dt
-        self._reference: SpectralSolution | None = None
 
     def terms(self) -> list[Term]:
         return [
@@ -57,17 +56,8 @@ class AllenCahn(PDE):
         u = d["u"]
         return d["u_t"] - self.eps * d["u_xx"] + 5 * u**3 - 5 * u
 
-    def reference(self) -> SpectralSolution:
-        if self._reference is None:
-            params = {"eps": self.eps, "modes": self.modes, "dt": self.dt}
+    def reference_params(self) -> dict:
+        return {"eps": self.eps, "modes": self.modes, "dt": self.dt}
 
-            def compute():
-                t, spectra = solve_allen_cahn(self.eps, self.modes, self.dt)
-                return {"t": t, "spectra": spectra}
-
-            data = cached("allen_cahn", params, compute)
-            self._reference = SpectralSolution(data["t"], data["spectra"], -1.0, 1.0)
-        return self._reference
-
-    def exact(self, x: Tensor) -> Tensor:
-        return self.reference()(x).unsqueeze(-1)
+    def solve_reference(self) -> tuple[np.ndarray, np.ndarray]:
+        return solve_allen_cahn(self.eps, self.modes, self.dt)

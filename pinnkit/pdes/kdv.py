@@ -16,8 +16,9 @@ from torch import Tensor
 
 from ..derivatives import Derivatives
 from ..domain import Box
-from ..references import SpectralSolution, cached, etdrk4
-from .base import PDE, Term
+from ..references import etdrk4
+from .base import Term
+from .spectral_pde import SpectralReferencePDE
 
 
 def solve_kdv(eta: float, mu: float, modes: int = 512, dt: float = 1e-4, t_end: float = 1.0, saves: int = 200):
@@ -33,17 +34,15 @@ def solve_kdv(eta: float, mu: float, modes: int = 512, dt: float = 1e-4, t_end: 
     return np.linspace(0, t_end, saves + 1), spectra
 
 
-class KdV(PDE):
+class KdV(SpectralReferencePDE):
     name = "kdv"
     axes = ("t", "x")
     fields = ("u",)
-    closed_form = False
 
     def __init__(self, eta: float = 1.0, mu: float = 0.022, nt: int = 201, nx: int = 512, modes: int = 512,
                  dt: float = 1e-4) -> None:  # fmt: skip
         super().__init__(Box({"t": (0.0, 1.0), "x": (-1.0, 1.0)}), {"t": nt, "x": nx})
         self.eta, self.mu, self.modes, self.dt = eta, mu, modes, dt
-        self._reference: SpectralSolution | None = None
 
     def terms(self) -> list[Term]:
         def periodic(d: Derivatives, x: Tensor) -> Tensor:
@@ -58,17 +57,8 @@ class KdV(PDE):
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
         return d["u_t"] + self.eta * d["u"] * d["u_x"] + self.mu**2 * d["u_xxx"]
 
-    def reference(self) -> SpectralSolution:
-        if self._reference is None:
-            params = {"eta": self.eta, "mu": self.mu, "modes": self.modes, "dt": self.dt}
+    def reference_params(self) -> dict:
+        return {"eta": self.eta, "mu": self.mu, "modes": self.modes, "dt": self.dt}
 
-            def compute():
-                t, spectra = solve_kdv(self.eta, self.mu, self.modes, self.dt)
-                return {"t": t, "spectra": spectra}
-
-            data = cached("kdv", params, compute)
-            self._reference = SpectralSolution(data["t"], data["spectra"], -1.0, 1.0)
-        return self._reference
-
-    def exact(self, x: Tensor) -> Tensor:
-        return self.reference()(x).unsqueeze(-1)
+    def solve_reference(self) -> tuple[np.ndarray, np.ndarray]:
+        return solve_kdv(self.eta, self.mu, self.modes, self.dt)
