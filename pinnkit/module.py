@@ -125,10 +125,15 @@ class PINNModule(L.LightningModule):
             else self.pde.domain.sample(t.region, int(self.points[t.points_key]), gen, self.dtype, self.device)
             for t in self.terms
         }
-        trainer = self._trainer
-        if trainer is not None and trainer.world_size > 1:
-            pts = {k: v[trainer.global_rank :: trainer.world_size] for k, v in pts.items()}
+        rank, world = self._rank_world()
+        if world > 1:
+            pts = {k: v[rank::world] for k, v in pts.items()}
         return pts
+
+    def _rank_world(self) -> tuple[int, int]:
+        """``(global rank, world size)``; ``(0, 1)`` outside a trainer."""
+        trainer = self._trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def in_lbfgs(self, step: int) -> bool:
         return self.lbfgs_from is not None and step >= self.lbfgs_from
@@ -261,14 +266,14 @@ class PINNModule(L.LightningModule):
             names = ", ".join(f"'{n}' (from step {s})" for n, s in sorted(bad.items(), key=lambda kv: kv[1]))
             self.stopped_reason = (
                 f"non-finite loss in term {names}; first bad step {step}. Training stopped; the last checkpoint "
-                "from before it is kept. Lower the learning rate, clip gradients (trainer.gradient_clip_val=1.0) "
+                "from before it is kept. Lower the learning rate, clip gradients (optim.grad_clip=1.0) "
                 "or set nonfinite=skip"
             )
             self.trainer.should_stop = True
             raise NonFiniteLossError(self.stopped_reason)
 
     # ---- validation ---------------------------------------------------------------------------------------
-    def _val_data(self) -> tuple[Tensor, Tensor, Tensor]:
+    def val_data(self) -> tuple[Tensor, Tensor, Tensor]:
         """Grid points ``(P, d)``, reference ``(P, m)`` and fixed interior points, cached on the device."""
         if self._val is None or self._val[0].device != self.device or self._val[0].dtype != self.dtype:
             _, mesh = self.pde.grid()
@@ -280,8 +285,8 @@ class PINNModule(L.LightningModule):
         return self._val
 
     def validation_step(self, batch: int, batch_idx: int) -> None:
-        grid, ref, inner = self._val_data()
-        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer is not None else (1, 0)
+        grid, ref, inner = self.val_data()
+        rank, world = self._rank_world()
         grid, ref = grid[rank::world], ref[rank::world]  # each rank its share of the grid
         with torch.no_grad():
             pred = torch.cat([self.net(chunk) for chunk in grid.split(65536)])

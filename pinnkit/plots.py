@@ -12,11 +12,12 @@ from lightning.pytorch.loggers import WandbLogger
 
 @torch.no_grad()
 def grid_solution(module) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The grid's coordinates, prediction and reference: ``pred, ref (*grid, m)``."""
+    """The grid's coordinates, prediction and reference: ``pred, ref (*grid, m)``. The flattened grid and its
+    reference come from the module's validation cache, so the reference is not evaluated again per plot."""
     coords, mesh = module.pde.grid()
-    flat = mesh.reshape(-1, mesh.shape[-1]).to(module.device, module.dtype)
+    flat, ref, _ = module.val_data()
     pred = torch.cat([module.net(c) for c in flat.split(65536)]).reshape(*mesh.shape[:-1], -1)
-    ref = module.pde.exact(flat).reshape(*mesh.shape[:-1], -1)
+    ref = ref.reshape(*mesh.shape[:-1], -1)
     return {k: v.cpu().numpy() for k, v in coords.items()}, pred.cpu().numpy(), ref.cpu().numpy()
 
 
