@@ -36,10 +36,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> PINNModule:
 
     module = build(OmegaConf.create(cfg))
     check_matches(ckpt, module, path)
-    module.load_state_dict(ckpt["state_dict"])
-    precision = str((cfg.get("trainer") or {}).get("precision", "32"))
-    dtype = torch.float64 if precision.startswith("64") else torch.float32
-    return module.to(device=device, dtype=dtype).eval()
+    module.load_state_dict(ckpt["state_dict"])  # build() already gave the module the run's dtype
+    return module.to(device=device).eval()
 
 
 def predict(

@@ -32,13 +32,14 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def build(cfg: DictConfig) -> PINNModule:
-    """The LightningModule a config describes (PDE, net sized to the PDE, backend, optimizer)."""
+    """The LightningModule a config describes (PDE, net sized to the PDE, backend, optimizer), in float64 when
+    ``trainer.precision`` is 64."""
     pde = instantiate(cfg.pde)
     backend = instantiate(cfg.derivative)
     dims = {"in_dim": len(pde.axes), "out_dim": len(pde.fields)}
     box = {"lower": list(pde.domain.lower), "upper": list(pde.domain.upper), "axes": list(pde.axes)}
     net = instantiate(cfg.model, **dims, **box)
-    return PINNModule(
+    module = PINNModule(
         pde,
         net,
         backend,
@@ -55,6 +56,9 @@ def build(cfg: DictConfig) -> PINNModule:
         lbfgs_from=cfg.optim.get("lbfgs_from"),
         grad_clip=cfg.optim.get("grad_clip"),
     )
+    if str(cfg.trainer.get("precision", "")).startswith("64"):
+        module.double()  # float64 from the start, so a checkpoint restored into it is not rounded to float32
+    return module
 
 
 LOW_PRECISION = ("16", "bf16")
@@ -122,8 +126,6 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
         ) from err
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build(cfg)
-    if str(cfg.trainer.get("precision", "")).startswith("64"):
-        module.double()  # before a checkpoint is restored into it, so float64 weights are not rounded to float32
     ckpt_path = cfg.get("ckpt_path")
     run_id = None
     if ckpt_path:
