@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from .sampling import unit_cube
+
 
 class Box:
     """An axis-aligned box ``{axis: (lower, upper)}``; ``time`` names the time axis, if any."""
@@ -39,11 +41,19 @@ class Box:
         base = ["interior", "boundary", *(f"periodic:{self.axes[i]}" for i in self.spatial)]
         return tuple(["initial", *base] if self.time else base)
 
-    def uniform(self, n: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> Tensor:
-        """``(n, d)`` points uniform in the box."""
+    def uniform(
+        self, n: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device, sampler: str = "uniform"
+    ) -> Tensor:
+        """``(n, d)`` points filling the box, drawn by ``sampler`` (see :mod:`pinnkit.sampling`)."""
         lo = torch.tensor(self.lower, dtype=dtype, device=device)
         hi = torch.tensor(self.upper, dtype=dtype, device=device)
-        return lo + (hi - lo) * torch.rand(n, self.dim, generator=gen, dtype=dtype, device=device)
+        return lo + (hi - lo) * unit_cube(sampler, n, self.dim, gen, dtype, device)
+
+    def contains(self, x: Tensor) -> Tensor:
+        """``(...,)`` bool: which points ``x (..., d)`` lie in the domain (all of a box's grid)."""
+        lo = torch.tensor(self.lower, dtype=x.dtype, device=x.device)
+        hi = torch.tensor(self.upper, dtype=x.dtype, device=x.device)
+        return ((x >= lo) & (x <= hi)).all(-1)
 
     def sample(
         self,
@@ -52,12 +62,13 @@ class Box:
         gen: torch.Generator,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str = "cpu",
+        sampler: str = "uniform",
     ) -> Tensor:
-        """``n`` points of ``region`` (see the module docstring for shapes)."""
+        """``n`` points of ``region`` (see the module docstring for shapes), drawn by ``sampler``."""
         if n < 1:
             raise ValueError(f"the number of points for region {region!r} must be >= 1, got {n}")
         device = torch.device(device)
-        x = self.uniform(n, gen, dtype, device)
+        x = self.uniform(n, gen, dtype, device, sampler)
         if region == "interior":
             return x
         if region == "initial" and self.time is not None:

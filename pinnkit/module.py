@@ -22,6 +22,8 @@ from .derivatives import Backend
 from .derivatives.base import is_derivative_name
 from .derivatives.checks import check_pointwise, check_reaches_params
 from .pdes import PDE, Term
+from .sampling import SAMPLERS, adaptive_choice
+from .weighting import GradNormBalance, causal_loss
 
 NONFINITE = ("stop", "skip")
 
@@ -63,6 +65,10 @@ class PINNModule(L.LightningModule):
         lbfgs: Callable[..., torch.optim.Optimizer] | None = None,
         lbfgs_from: int | None = None,
         grad_clip: float | None = None,
+        sampler: str = "uniform",
+        adaptive: Mapping[str, float] | None = None,
+        balance: Mapping[str, float] | None = None,
+        causal: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False  # two optimizer phases (Adam, then L-BFGS), clipping, skipping
@@ -99,8 +105,24 @@ class PINNModule(L.LightningModule):
         if resample_every < 0 or val_points < 1:
             raise ValueError(f"need resample_every >= 0 and val_points >= 1, got {resample_every}, {val_points}")
         self.resample_every, self.val_points, self.seed, self.checks = resample_every, val_points, seed, checks
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; valid: {SAMPLERS}")
+        self.sampler = sampler
+        self.adaptive = _options("data.adaptive", adaptive, {"pool": 0, "k": 1.0, "c": 1.0})
+        if self.adaptive["pool"] and (self.adaptive["pool"] < 1 or self.adaptive["k"] < 0 or self.adaptive["c"] < 0):
+            raise ValueError(f"data.adaptive needs pool >= 1 (0: off), k >= 0 and c >= 0, got {self.adaptive}")
+        opts = _options("balance", balance, {"every": 0, "alpha": 0.9})
+        self.balancer = GradNormBalance(int(opts["every"]), opts["alpha"]) if opts["every"] else None
+        self.register_buffer("balance_weights", torch.ones(len(self.terms)))  # grad-norm weights, checkpointed
+        self.causal = _options("causal", causal, {"chunks": 0, "eps": 1.0})
+        if self.causal["chunks"] and (self.pde.domain.time is None or self.causal["chunks"] < 1 or self.causal["eps"] < 0):
+            raise ValueError(
+                f"causal weighting needs a time-dependent PDE ({pde.name} has axes {pde.axes}), chunks >= 1 (0: "
+                f"off) and eps >= 0; got {self.causal}"
+            )
+        self._causal_w: Tensor | None = None
         self._batch: tuple[int, dict[str, Tensor]] | None = None
-        self._val: tuple[Tensor, Tensor, Tensor] | None = None
+        self._val: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
         self._t0 = time.perf_counter()
         self._first_bad: Tensor | None = None  # (n_terms,) first step each term was non-finite, -1 if never
@@ -117,14 +139,23 @@ class PINNModule(L.LightningModule):
 
         ``points`` are global counts: under DDP every rank draws the same global batch and keeps its slice
         ``rank::world_size``, so no point is duplicated and the batch is the one a single process would use.
+        With ``adaptive.pool = P > 0`` an interior term draws ``P n`` candidates and keeps ``n`` of them with
+        probability ``∝ |r|^k / mean |r|^k + c`` (RAD, Wu et al. 2023): resample every few hundred steps.
         """
         gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + key)
-        pts = {
-            t.name: self.pde.data_points().to(self.device, self.dtype)
-            if t.region == "data"
-            else self.pde.domain.sample(t.region, int(self.points[t.points_key]), gen, self.dtype, self.device)
-            for t in self.terms
-        }
+        pts = {}
+        for t in self.terms:
+            if t.region == "data":
+                pts[t.name] = self.pde.data_points().to(self.device, self.dtype)
+                continue
+            n = int(self.points[t.points_key])
+            pool = int(self.adaptive["pool"]) if t.region == "interior" else 0
+            x = self.pde.domain.sample(t.region, n * max(pool, 1), gen, self.dtype, self.device, self.sampler)
+            if pool:  # residual-based adaptive distribution: keep n of the pool, favouring large residuals
+                with torch.enable_grad():
+                    r = self.residual(t, x).detach()
+                x = x[adaptive_choice(r, n, self.adaptive["k"], self.adaptive["c"], gen)]
+            pts[t.name] = x
         rank, world = self._rank_world()
         if world > 1:
             pts = {k: v[rank::world] for k, v in pts.items()}
@@ -147,10 +178,22 @@ class PINNModule(L.LightningModule):
         return self._batch[1]
 
     # ---- losses -------------------------------------------------------------------------------------------
-    def term_loss(self, term: Term, x: Tensor) -> Tensor:
-        """Mean square residual of ``term`` at points ``x (..., d)``."""
+    def residual(self, term: Term, x: Tensor) -> Tensor:
+        """``term``'s residual at points ``x (..., d)``: ``(...,)`` or ``(..., k)``."""
         d = self.derivative(self.net, x, term.needs, axes=self.pde.axes, fields=self.pde.fields)
-        return term.residual(d, x).square().mean()
+        return term.residual(d, x)
+
+    def term_loss(self, term: Term, x: Tensor, causal: bool = False) -> Tensor:
+        """Mean square residual of ``term`` at points ``x (..., d)``; causally weighted over time chunks for the
+        interior term when ``causal`` and the run asks for it (``causal.chunks > 0``)."""
+        r = self.residual(term, x)
+        if causal and self.causal["chunks"] and term.region == "interior":
+            i = self.pde.axes.index(self.pde.domain.time)
+            lo, hi = self.pde.domain.lower[i], self.pde.domain.upper[i]
+            loss, self._causal_w = causal_loss(r, x[..., i].reshape(-1), lo, hi, int(self.causal["chunks"]),
+                                               float(self.causal["eps"]))  # fmt: skip
+            return loss
+        return r.square().mean()
 
     def training_step(self, batch: int, batch_idx: int) -> Tensor:
         pts = self.batch_points(self.global_step)
@@ -165,6 +208,10 @@ class PINNModule(L.LightningModule):
             self.log_dict({f"train/loss_{n}": v for n, v in losses.items()})
             if self._loss_ms is not None:
                 self.log("perf/deriv_ms", self._loss_ms)
+            if self.balancer is not None:
+                self.log_dict({f"train/weight_{t.name}": w for t, w in zip(self.terms, self.balance_weights, strict=True)})
+            if self._causal_w is not None:  # the last chunk's weight: near 1 once every time is resolved
+                self.log("train/causal_weight_min", self._causal_w[-1])
             learned = getattr(self.pde, "learned", None)
             if callable(learned):  # inverse problems: the PDE's trainable coefficients, e.g. pde/nu
                 self.log_dict({f"pde/{k}": float(v) for k, v in learned().items()})
@@ -180,9 +227,20 @@ class PINNModule(L.LightningModule):
         return loss
 
     def losses(self, pts: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """The weighted total and the per-term mean square residuals at ``pts``."""
-        losses = {t.name: self.term_loss(t, pts[t.name]) for t in self.terms}
-        return sum(self.weights[n] * v for n, v in losses.items()), losses
+        """The weighted total and the per-term (mean square, causally weighted if asked) losses at ``pts``.
+
+        Weights: the configured ``loss_weights`` times the grad-norm weights (1 unless ``balance.every > 0``),
+        which are updated first on the balancing cadence (Adam phase only; under DDP from rank-mean norms).
+        """
+        losses = {t.name: self.term_loss(t, pts[t.name], causal=True) for t in self.terms}
+        step = self.global_step
+        if self.balancer is not None and self.balancer.due(step) and not self.in_lbfgs(step) and torch.is_grad_enabled():
+            norms = self.balancer.grad_norms(losses, self.net.parameters())
+            if self._trainer is not None and self.trainer.world_size > 1:
+                norms = self.trainer.strategy.reduce(norms, reduce_op="mean")
+            self.balance_weights.copy_(self.balancer.update(self.balance_weights, norms))
+        w = self.balance_weights
+        return sum(self.weights[n] * w[k] * v for k, (n, v) in enumerate(losses.items())), losses
 
     def optimizer_step_on(self, pts: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """One optimizer step (manual optimization): Adam (+ its schedule) before ``lbfgs_from``, L-BFGS after.
@@ -273,19 +331,22 @@ class PINNModule(L.LightningModule):
             raise NonFiniteLossError(self.stopped_reason)
 
     # ---- validation ---------------------------------------------------------------------------------------
-    def val_data(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Grid points ``(P, d)``, reference ``(P, m)`` and fixed interior points, cached on the device."""
+    def val_data(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Grid points in the domain ``(P, d)``, their reference ``(P, m)``, fixed interior points and the mask
+        of the grid points kept ``(n_1 * ... * n_d,)`` (all of a box's grid), cached on the device."""
         if self._val is None or self._val[0].device != self.device or self._val[0].dtype != self.dtype:
             _, mesh = self.pde.grid()
-            flat = mesh.reshape(-1, mesh.shape[-1])
-            ref = self.pde.exact(flat.to(self.device)).reshape(flat.shape[0], -1)
+            flat = mesh.reshape(-1, mesh.shape[-1]).to(self.device)
+            mask = self.pde.domain.contains(flat)
+            flat = flat[mask]
+            ref = self.pde.exact(flat).reshape(flat.shape[0], -1)
             gen = torch.Generator(device=self.device).manual_seed(self.seed + 7919)
             inner = self.pde.domain.sample("interior", self.val_points, gen, self.dtype, self.device)
-            self._val = (flat.to(self.device, self.dtype), ref.to(self.dtype), inner)
+            self._val = (flat.to(self.dtype), ref.to(self.dtype), inner, mask)
         return self._val
 
     def validation_step(self, batch: int, batch_idx: int) -> None:
-        grid, ref, inner = self.val_data()
+        grid, ref, inner, _ = self.val_data()
         rank, world = self._rank_world()
         grid, ref = grid[rank::world], ref[rank::world]  # each rank its share of the grid
         with torch.no_grad():
@@ -360,3 +421,11 @@ class PINNModule(L.LightningModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader([0], batch_size=None)
+
+
+def _options(name: str, given: Mapping[str, float] | None, defaults: dict[str, float]) -> dict[str, float]:
+    """``defaults`` updated by ``given``; unknown keys are an error naming the valid ones."""
+    unknown = set(given or {}) - set(defaults)
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {sorted(unknown)}; valid: {sorted(defaults)}")
+    return {**defaults, **{k: float(v) for k, v in (given or {}).items()}}

@@ -12,24 +12,28 @@ from lightning.pytorch.loggers import WandbLogger
 
 @torch.no_grad()
 def grid_solution(module) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The grid's coordinates, prediction and reference: ``pred, ref (*grid, m)``. The flattened grid and its
-    reference come from the module's validation cache, so the reference is not evaluated again per plot."""
+    """The grid's coordinates, prediction and reference: ``pred, ref (*grid, m)``, NaN at grid points outside a
+    non-box domain. The grid points and their reference come from the module's validation cache, so the
+    reference is not evaluated again per plot."""
     coords, mesh = module.pde.grid()
-    flat, ref, _ = module.val_data()
-    pred = torch.cat([module.net(c) for c in flat.split(65536)]).reshape(*mesh.shape[:-1], -1)
-    ref = ref.reshape(*mesh.shape[:-1], -1)
-    return {k: v.cpu().numpy() for k, v in coords.items()}, pred.cpu().numpy(), ref.cpu().numpy()
+    flat, ref, _, mask = module.val_data()
+    pred = torch.cat([module.net(c) for c in flat.split(65536)])
+    full = torch.full((mask.shape[0], 2, pred.shape[-1]), float("nan"), dtype=pred.dtype, device=pred.device)
+    full[mask] = torch.stack([pred, ref.to(pred.dtype)], 1)
+    full = full.reshape(*mesh.shape[:-1], 2, -1).cpu().numpy()
+    return {k: v.cpu().numpy() for k, v in coords.items()}, full[..., 0, :], full[..., 1, :]
 
 
 def save_solution(module, path: Path) -> None:
     """Write ``solution.npz``: 1-D coordinates by axis name (``t``, ``x``, ...), ``u_pred`` and ``u_ref`` of shape
-    ``(*grid)`` for one field or ``(*grid, m)``, ``fields``, ``l2_rel`` (all fields), ``l2_rel_<field>``, ``linf``."""
+    ``(*grid)`` for one field or ``(*grid, m)`` (NaN outside a non-box domain), ``fields``, ``l2_rel`` (all
+    fields), ``l2_rel_<field>``, ``linf`` (over the domain's grid points)."""
     coords, pred, ref = grid_solution(module)
     fields = module.pde.fields
     err = pred - ref
-    stats = {"l2_rel": np.sqrt((err**2).sum() / (ref**2).sum()), "linf": np.abs(err).max()}
+    stats = {"l2_rel": np.sqrt(np.nansum(err**2) / np.nansum(ref**2)), "linf": np.nanmax(np.abs(err))}
     for i, f in enumerate(fields):
-        stats[f"l2_rel_{f}"] = np.sqrt((err[..., i] ** 2).sum() / (ref[..., i] ** 2).sum())
+        stats[f"l2_rel_{f}"] = np.sqrt(np.nansum(err[..., i] ** 2) / np.nansum(ref[..., i] ** 2))
     if len(fields) == 1:
         pred, ref = pred[..., 0], ref[..., 0]
     tmp = path.with_suffix(".tmp.npz")

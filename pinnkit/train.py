@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from .checkpoints import check_matches, read_checkpoint
 from .loggers import finish, make_logger, run_metadata
 from .module import NonFiniteLossError, PINNModule
+from .nets.constrained import Constrained
 from .plots import SolutionPlots, save_solution
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
@@ -39,6 +40,8 @@ def build(cfg: DictConfig) -> PINNModule:
     dims = {"in_dim": len(pde.axes), "out_dim": len(pde.fields)}
     box = {"lower": list(pde.domain.lower), "upper": list(pde.domain.upper), "axes": list(pde.axes)}
     net = instantiate(cfg.model, **dims, **box)
+    if pde.hard:  # initial/boundary conditions by construction: u = b + φ N
+        net = Constrained(net, pde.ansatz)
     module = PINNModule(
         pde,
         net,
@@ -55,6 +58,10 @@ def build(cfg: DictConfig) -> PINNModule:
         lbfgs=instantiate(cfg.optim.lbfgs) if cfg.optim.get("lbfgs") else None,
         lbfgs_from=cfg.optim.get("lbfgs_from"),
         grad_clip=cfg.optim.get("grad_clip"),
+        sampler=cfg.data.get("sampler", "uniform"),
+        adaptive=cfg.data.get("adaptive"),
+        balance=cfg.get("balance"),
+        causal=cfg.get("causal"),
     )
     if str(cfg.trainer.get("precision", "")).startswith("64"):
         module.double()  # float64 from the start, so a checkpoint restored into it is not rounded to float32

@@ -47,7 +47,7 @@ def test_ranks_draw_disjoint_slices_of_one_global_batch(tmp_path):
     from pinnkit.train import build
     from tests.conftest import compose_cfg
 
-    module = build(compose_cfg(tmp_path, "data.points.interior=10", "data.points.boundary=6"))
+    module = build(compose_cfg(tmp_path, "pde.hard=false", "data.points.interior=10", "data.points.boundary=6"))
     whole = module.sample(3)
     parts = []
     for rank in range(2):
@@ -61,7 +61,7 @@ def test_ranks_draw_disjoint_slices_of_one_global_batch(tmp_path):
 
 
 def test_lbfgs_under_ddp_takes_the_same_steps_on_every_rank(tmp_path):
-    lbfgs = ["optim=adam_lbfgs", "optim.lbfgs_from=4"]
+    lbfgs = ["optim=adam_lbfgs", "optim.lbfgs_from=4", "optim.lbfgs.max_iter=5"]  # few iterations: round-off
     ddp = _train(tmp_path / "ddp", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", *lbfgs)
     _train(tmp_path / "one", *lbfgs)
     assert ddp["ranks_in_sync"] is True

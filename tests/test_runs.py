@@ -75,8 +75,8 @@ def test_nonfinite_skip_takes_no_step_on_bad_batches(tmp_path, monkeypatch):
 
     real = PINNModule.term_loss
 
-    def flaky(self, term, x):  # the pde loss is NaN on even steps
-        loss = real(self, term, x)
+    def flaky(self, term, x, **kw):  # the pde loss is NaN on even steps
+        loss = real(self, term, x, **kw)
         return loss * float("nan") if term.name == "pde" and self.global_step % 2 == 0 else loss
 
     monkeypatch.setattr(PINNModule, "term_loss", flaky)

@@ -101,3 +101,13 @@ def gelu(h: Tensor, k: int) -> list[Tensor]:
         if k >= 3:
             out.append(pdf * (h * h * h - 4 * h))
     return out
+
+
+def sqrt(h: Tensor, k: int) -> list[Tensor]:
+    """``√h`` (``h > 0``): ``1/(2√h)``, ``-1/(4 h^(3/2))``, ``3/(8 h^(5/2))``."""
+    _check(k)
+    z = torch.sqrt(h)
+    out = [z]
+    for j in range(1, k + 1):  # d/dh h^(1/2 - (j-1)) = (3/2 - j) h^(1/2 - j)
+        out.append(out[-1] * (1.5 - j) / h)
+    return out

@@ -219,11 +219,21 @@ class Jet:
         v, *rest = self.blocks
         return self._like([v * scale + shift, *(None if b is None else b * scale for b in rest)])
 
-    def __add__(self, other: Jet) -> Jet:
+    def __add__(self, other: Jet | float) -> Jet:
+        if not isinstance(other, Jet):  # a constant: shifts the value only
+            return self._like([self.blocks[0] + other, *self.blocks[1:]])
         return self._like([_add(a, c) for a, c in zip(self.blocks, other.blocks, strict=True)])
 
-    def __sub__(self, other: Jet) -> Jet:
-        return self._like([_add(a, None if c is None else -c) for a, c in zip(self.blocks, other.blocks, strict=True)])
+    __radd__ = __add__
+
+    def __neg__(self) -> Jet:
+        return self._like([None if b is None else -b for b in self.blocks])
+
+    def __sub__(self, other: Jet | float) -> Jet:
+        return self + (-other)
+
+    def __rsub__(self, other: float) -> Jet:
+        return (-self) + other
 
     def __getitem__(self, cols: slice | Sequence[int]) -> Jet:
         """Feature columns: ``(·, N, w) -> (·, N, k)``."""
@@ -271,8 +281,12 @@ class Jet:
             z3 = _stack([_sum(_mul(s[nb], _prod(ch, chans)) for nb, chans in terms) for terms in spec.higher_terms], v)
         return self._like([s[0], z1, z2, zs, z3])
 
-    def __mul__(self, other: Jet) -> Jet:
-        """Elementwise product of two jets (Leibniz)."""
+    def __mul__(self, other: Jet | float) -> Jet:
+        """Elementwise product of two jets (Leibniz), or of a jet and a constant number."""
+        if not isinstance(other, Jet):
+            if not isinstance(other, (int, float)):
+                raise TypeError(f"a jet multiplies a jet or a number, not {type(other).__name__}")
+            return self._like([None if b is None else b * other for b in self.blocks])
         spec = self.spec
         a0, a1, a2, as_, _ = self.blocks
         c0, c1, c2, cs, _ = other.blocks
@@ -295,6 +309,8 @@ class Jet:
         if spec.higher_splits:
             z3 = _stack([_sum(_mul(ca[p], cc[q]) for p, q in terms) for terms in spec.higher_splits], a0)
         return self._like([a0 * c0, z1, z2, zs, z3])
+
+    __rmul__ = __mul__
 
 
 # ---- None-as-zero arithmetic ---------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from .kdv import KdV
 from .klein_gordon import KleinGordon
 from .kovasznay import Kovasznay
 from .poisson import Poisson
+from .schrodinger import Schrodinger
 from .vector3d import Vector3D
 from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
-           AllenCahn, KdV)  # fmt: skip
+           AllenCahn, KdV, Schrodinger)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "KleinGordon",
     "Kovasznay",
     "Poisson",
+    "Schrodinger",
     "Term",
     "Vector3D",
     "Wave",

@@ -20,6 +20,7 @@ from ..derivatives import Derivatives
 from ..domain import Box
 
 Residual = Callable[[Derivatives, Tensor], Tensor]
+HARD_PDES = "heat, poisson, burgers"  # the PDEs that implement ansatz()
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Term:
 
 
 class PDE(nn.Module):
-    """Base class. Subclasses set ``name``, ``axes``, ``fields``, ``self.domain`` and implement :meth:`terms`.
+    """Base class. Subclasses set ``name``, ``axes``, ``fields``, ``self.domain`` and implement :meth:`terms`;
+    those that implement :meth:`ansatz` accept ``hard=True`` (initial/boundary conditions by construction).
 
     ``exact(x: (..., d)) -> (..., m)`` gives the reference solution (closed form or a cached numerical one);
     ``grid_sizes`` the evaluation grid, one size per axis.
@@ -50,8 +52,11 @@ class PDE(nn.Module):
     fields: ClassVar[tuple[str, ...]] = ("u",)
     closed_form: ClassVar[bool] = True  # False: exact() is a numerical reference, not differentiable by autograd
 
-    def __init__(self, domain: Box, grid_sizes: Mapping[str, int]) -> None:
+    def __init__(self, domain: Box, grid_sizes: Mapping[str, int], hard: bool = False) -> None:
         super().__init__()
+        if hard and type(self).ansatz is PDE.ansatz:
+            raise ValueError(f"{self.name} has no hard-constraint ansatz; hard=true works for {HARD_PDES}")
+        self.hard = bool(hard)
         if domain.axes != self.axes:
             raise ValueError(f"{self.name}: the domain's axes {domain.axes} differ from the PDE's {self.axes}")
         missing = set(self.axes) - set(grid_sizes)
@@ -65,6 +70,11 @@ class PDE(nn.Module):
 
     def exact(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{self.name} has no reference solution")
+
+    def ansatz(self, x, ops):  # noqa: ANN001, ANN201 (tensors or jets, see pinnkit.nets.constrained)
+        """Hard constraints ``u = b + φ ⊙ N``: return ``(b, φ)`` at ``x``, built from ``+ - *`` and ``ops``
+        (:mod:`pinnkit.nets.constrained`). With ``hard=true`` the terms it enforces leave :meth:`terms`."""
+        raise NotImplementedError
 
     def grid(self) -> tuple[dict[str, Tensor], Tensor]:
         """The evaluation grid: 1-D coordinates per axis and the mesh ``(n_1, ..., n_d, d)`` (float64)."""

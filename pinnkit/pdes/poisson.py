@@ -1,5 +1,14 @@
-"""Poisson equation: -Δu = f on [0, 1]², u = g on the boundary, with the smooth manufactured solution
-u = sin(πx) sin(πy) + (x² + y²)/4 (so f = 2π² sin(πx) sin(πy) - 1).
+"""Poisson equation -Δu = f with Dirichlet data, on the unit square, the L-shaped domain or the unit disk.
+
+Manufactured solution ``u = sin(πx) sin(πy) w(x, y) + (x² + y²)/4`` with ``w = 1`` on the square ``[0, 1]²`` and
+on the L-shape ``[-1, 1]² \\ (0, 1]²`` (``sin(πx) sin(πy)`` vanishes on all their edges) and ``w = 1 - x² - y²`` on
+the unit disk; on every boundary ``u = (x² + y²)/4``. The L-shape and the disk are
+:class:`~pinnkit.geometry.ShapeDomain` s given by signed distance functions (points by rejection, boundary by arc
+length, the grid masked outside).
+
+``hard=True`` imposes the boundary data exactly: ``u = (x² + y²)/4 + φ N`` with ``φ`` zero on the boundary and
+positive inside: ``16 x(1-x) y(1-y)`` (square), ``(1 - x²)(1 - y²)(r - x - y)`` (L-shape: ``r - x - y`` is the
+R-function union of the half-planes ``x < 0``, ``y < 0``), ``(1 - r²)/2`` (disk: ``-sdf·(1 + r)/2``, smooth).
 """
 
 from __future__ import annotations
@@ -12,7 +21,10 @@ from torch import Tensor
 from ..derivatives import Derivatives
 from ..derivatives.base import laplacian
 from ..domain import Box
+from ..geometry import Disk, ShapeDomain, l_shape
 from .base import PDE, Term
+
+GEOMETRIES = ("square", "lshape", "disk")
 
 
 class Poisson(PDE):
@@ -20,21 +32,53 @@ class Poisson(PDE):
     axes = ("x", "y")
     fields = ("u",)
 
-    def __init__(self, n: int = 101) -> None:
-        super().__init__(Box({"x": (0.0, 1.0), "y": (0.0, 1.0)}, time=None), {"x": n, "y": n})
+    def __init__(self, n: int = 101, geometry: str = "square", hard: bool = False) -> None:
+        domains = {
+            "square": lambda: Box({"x": (0.0, 1.0), "y": (0.0, 1.0)}, time=None),
+            "lshape": lambda: ShapeDomain(l_shape()),
+            "disk": lambda: ShapeDomain(Disk()),
+        }
+        if geometry not in domains:
+            raise ValueError(f"poisson: unknown geometry {geometry!r}; valid: {GEOMETRIES}")
+        self.geometry = geometry
+        super().__init__(domains[geometry](), {"x": n, "y": n}, hard)
         self.lap = laplacian("u", self.axes)
 
     def terms(self) -> list[Term]:
-        return [
-            Term("pde", "interior", (self.lap,), self.residual),
-            Term("bc", "boundary", ("u",), lambda d, x: d["u"] - self.exact(x)[..., 0]),
-        ]
+        pde = Term("pde", "interior", (self.lap,), self.residual)
+        if self.hard:
+            return [pde]
+        return [pde, Term("bc", "boundary", ("u",), lambda d, x: d["u"] - self.exact(x)[..., 0])]
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
+        return -d[self.lap] - self.source(x)
+
+    def source(self, x: Tensor) -> Tensor:
+        """``f = -Δu (...,)``: ``Δ(s w) = w Δs + 2 ∇s·∇w + s Δw`` with ``s = sin(πx) sin(πy)``, ``Δs = -2π² s``."""
         xs, ys = self.col(x, "x"), self.col(x, "y")
-        f = 2 * math.pi**2 * torch.sin(math.pi * xs) * torch.sin(math.pi * ys) - 1.0
-        return -d[self.lap] - f
+        pi = math.pi
+        s = torch.sin(pi * xs) * torch.sin(pi * ys)
+        lap = -2 * pi**2 * s + 1.0  # Δ[(x² + y²)/4] = 1
+        if self.geometry == "disk":
+            w = 1 - xs**2 - ys**2
+            grad_dot = pi * (torch.cos(pi * xs) * torch.sin(pi * ys) * xs + torch.sin(pi * xs) * torch.cos(pi * ys) * ys)
+            lap = -2 * pi**2 * s * w - 4 * grad_dot - 4 * s + 1.0
+        return -lap
 
     def exact(self, x: Tensor) -> Tensor:
         xs, ys = self.col(x, "x"), self.col(x, "y")
-        return (torch.sin(math.pi * xs) * torch.sin(math.pi * ys) + (xs**2 + ys**2) / 4).unsqueeze(-1)
+        s = torch.sin(math.pi * xs) * torch.sin(math.pi * ys)
+        if self.geometry == "disk":
+            s = s * (1 - xs**2 - ys**2)
+        return (s + (xs**2 + ys**2) / 4).unsqueeze(-1)
+
+    def ansatz(self, x, ops):  # noqa: ANN001, ANN201
+        xs, ys = ops.col(x, 0), ops.col(x, 1)
+        r2 = xs * xs + ys * ys
+        if self.geometry == "square":
+            phi = 16.0 * (xs * (1.0 - xs)) * (ys * (1.0 - ys))
+        elif self.geometry == "lshape":
+            phi = (1.0 - xs * xs) * (1.0 - ys * ys) * (ops.sqrt(r2) - xs - ys)
+        else:
+            phi = (1.0 - r2) * 0.5
+        return r2 * 0.25, phi

@@ -1,8 +1,9 @@
-"""Base class of 1-D periodic PDEs whose reference is a cached spectral solution (Allen-Cahn, KdV)."""
+"""Base class of 1-D periodic PDEs whose reference is a cached spectral solution (Allen-Cahn, KdV, Schrödinger)."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from ..references import SpectralSolution, cached
@@ -14,6 +15,7 @@ class SpectralReferencePDE(PDE):
     on disk under :meth:`reference_params`. Subclasses implement both."""
 
     closed_form = False
+    real_field = True  # False: a complex field h, whose real and imaginary parts are the PDE's two fields
     _reference: SpectralSolution | None = None
 
     def reference_params(self) -> dict:
@@ -32,8 +34,10 @@ class SpectralReferencePDE(PDE):
 
             data = cached(self.name, self.reference_params(), compute)
             i = self.axes.index("x")
-            self._reference = SpectralSolution(data["t"], data["spectra"], self.domain.lower[i], self.domain.upper[i])
+            self._reference = SpectralSolution(data["t"], data["spectra"], self.domain.lower[i], self.domain.upper[i],
+                                                self.real_field)  # fmt: skip
         return self._reference
 
     def exact(self, x: Tensor) -> Tensor:
-        return self.reference()(x).unsqueeze(-1)
+        h = self.reference()(x)
+        return h.unsqueeze(-1) if self.real_field else torch.stack([h.real, h.imag], -1)

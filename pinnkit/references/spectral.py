@@ -16,7 +16,8 @@ def etdrk4(
     u0: np.ndarray, lin: np.ndarray, nonlin: Callable[[np.ndarray], np.ndarray], dt: float, steps: int, every: int
 ) -> np.ndarray:
     """Spectra ``(steps // every + 1, n)`` of the solution every ``every`` steps, from ``u0 (n,)`` on a uniform
-    periodic grid; ``lin (n,)`` is the linear operator's symbol on ``np.fft.fft``'s wavenumbers."""
+    periodic grid; ``lin (n,)`` is the linear operator's symbol on ``np.fft.fft``'s wavenumbers. A complex ``u0``
+    is a complex field (nonlinear Schrödinger): the nonlinearity then sees complex values."""
     if np.isrealobj(lin):  # real symbol: half circle, real part (Kassam & Trefethen's real-L form)
         r = np.exp(1j * np.pi * (np.arange(1, 33) - 0.5) / 32)
         part = np.real
@@ -29,7 +30,8 @@ def etdrk4(
     f1 = dt * part(np.mean((-4 - lr + np.exp(lr) * (4 - 3 * lr + lr**2)) / lr**3, axis=1))
     f2 = dt * part(np.mean((2 + lr + np.exp(lr) * (-2 + lr)) / lr**3, axis=1))
     f3 = dt * part(np.mean((-4 - 3 * lr - lr**2 + np.exp(lr) * (4 - lr)) / lr**3, axis=1))
-    nl = lambda v: np.fft.fft(nonlin(np.real(np.fft.ifft(v))))  # noqa: E731
+    field = np.asarray if np.iscomplexobj(u0) else np.real
+    nl = lambda v: np.fft.fft(nonlin(field(np.fft.ifft(v))))  # noqa: E731
     v = np.fft.fft(u0)
     out = [v]
     for k in range(1, steps + 1):
@@ -49,11 +51,12 @@ class SpectralSolution:
     """A spectral solution on ``x ∈ [lo, hi)`` (periodic) saved at times ``t (nt,)``: ``spectra (nt, n)``.
 
     ``__call__(x)`` evaluates it at points ``x (..., 2)`` over ``(t, x)`` by Fourier interpolation in x (exact
-    for the resolved modes) and linear interpolation in t (exact at the saved times); ``(...,)``.
+    for the resolved modes) and linear interpolation in t (exact at the saved times); ``(...,)``, complex when
+    ``real`` is false (a complex field).
     """
 
-    def __init__(self, t: np.ndarray, spectra: np.ndarray, lo: float, hi: float) -> None:
-        self.t, self.lo, self.length = t, lo, hi - lo
+    def __init__(self, t: np.ndarray, spectra: np.ndarray, lo: float, hi: float, real: bool = True) -> None:
+        self.t, self.lo, self.length, self.real = t, lo, hi - lo, real
         n = spectra.shape[-1]
         self.coef = spectra / n  # u(x) = Σ_k coef_k exp(i k (x - lo))
         self.k = 2 * math.pi / self.length * np.fft.fftfreq(n, 1.0 / n)
@@ -64,7 +67,7 @@ class SpectralSolution:
         i = np.clip(np.searchsorted(self.t, t, side="right") - 1, 0, len(self.t) - 2)
         w = (t - self.t[i]) / (self.t[i + 1] - self.t[i])
         phase = np.exp(1j * np.outer(pts[:, 1] - self.lo, self.k))  # (P, n)
-        u0 = np.real(np.sum(phase * self.coef[i], axis=1))
-        u1 = np.real(np.sum(phase * self.coef[i + 1], axis=1))
-        u = (1 - w) * u0 + w * u1
-        return torch.as_tensor(u, dtype=x.dtype, device=x.device).reshape(x.shape[:-1])
+        u = (1 - w) * np.sum(phase * self.coef[i], axis=1) + w * np.sum(phase * self.coef[i + 1], axis=1)
+        if self.real:
+            return torch.as_tensor(np.real(u), dtype=x.dtype, device=x.device).reshape(x.shape[:-1])
+        return torch.as_tensor(u, dtype=x.dtype.to_complex(), device=x.device).reshape(x.shape[:-1])

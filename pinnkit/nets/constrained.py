@@ -1,0 +1,51 @@
+"""Hard constraints: ``u(x) = b(x) + φ(x) ⊙ N(x)``, so initial and boundary conditions hold by construction.
+
+A PDE that supports them (``hard=true`` in its config) implements ``ansatz(x, ops) -> (b, φ)``: ``b (..., m)`` meets
+the conditions, ``φ (..., 1 or m)`` vanishes exactly where they are imposed and is positive elsewhere (for a
+domain given by a signed distance function, a smooth distance-like function such as ``(r² - |x - c|²)/(2r)``
+for a disk). ``ansatz`` is written once with the operators ``+ - *`` and the functions in ``ops``, so the same code
+runs on tensors (every backend) and on Taylor jets (the ``taylor`` backend): ``ops.col(x, i)`` is column ``i`` as
+``(..., 1)``, ``ops.sin``/``ops.cos``/``ops.exp``/``ops.sqrt`` act elementwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import torch
+from torch import Tensor, nn
+
+from ..derivatives import activations as act
+from ..derivatives.jet import Jet
+from ..derivatives.taylor import propagate
+
+TENSOR_OPS = SimpleNamespace(
+    col=lambda x, i: x[..., i : i + 1], sin=torch.sin, cos=torch.cos, exp=torch.exp, sqrt=torch.sqrt
+)
+JET_OPS = SimpleNamespace(
+    col=lambda j, i: j[[i]],
+    sin=lambda j: j.map(act.sin),
+    cos=lambda j: j.map(act.cos),
+    exp=lambda j: j.map(act.exp),
+    sqrt=lambda j: j.map(act.sqrt),
+)
+
+Ansatz = Callable[[Tensor | Jet, SimpleNamespace], tuple[Tensor | Jet, Tensor | Jet]]
+
+
+class Constrained(nn.Module):
+    """``net`` wrapped so its output meets hard constraints: ``(..., d) -> b + φ ⊙ net(x)  (..., m)``."""
+
+    def __init__(self, net: nn.Module, ansatz: Ansatz) -> None:
+        super().__init__()
+        self.net = net
+        self.ansatz = ansatz
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, phi = self.ansatz(x, TENSOR_OPS)
+        return b + phi * self.net(x)
+
+    def forward_jet(self, j: Jet) -> Jet:
+        b, phi = self.ansatz(j, JET_OPS)
+        return propagate(self.net, j) * phi + b

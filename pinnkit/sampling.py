@@ -1,0 +1,47 @@
+"""Point sets in the unit cube ``[0, 1)^d``: uniform random, scrambled Sobol and Latin hypercube.
+
+Domains map these onto their regions; ``data.sampler`` picks one. Every sampler draws from the run's
+``torch.Generator`` (Sobol's scrambling seed too), so a point set is reproducible from ``(seed, step)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+SAMPLERS = ("uniform", "sobol", "lhs")
+
+
+def unit_cube(
+    kind: str, n: int, dim: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """``(n, dim)`` points in ``[0, 1)^dim``.
+
+    ``uniform``: i.i.d. uniform; ``sobol``: a scrambled Sobol sequence (low discrepancy; best balanced when ``n``
+    is a power of 2); ``lhs``: Latin hypercube, one point in each of the ``n`` strata of every axis.
+    """
+    if kind == "uniform":
+        return torch.rand(n, dim, generator=gen, dtype=dtype, device=device)
+    if kind == "sobol":
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=gen.device))
+        engine = torch.quasirandom.SobolEngine(dim, scramble=True, seed=seed)
+        return engine.draw(n, dtype=torch.float64).to(device, dtype)
+    if kind == "lhs":
+        strata = torch.argsort(torch.rand(dim, n, generator=gen, device=device), dim=1)  # a permutation per axis
+        jitter = torch.rand(dim, n, generator=gen, dtype=dtype, device=device)
+        return ((strata.to(dtype) + jitter) / n).T.contiguous()
+    raise ValueError(f"unknown sampler {kind!r}; valid: {SAMPLERS}")
+
+
+def adaptive_choice(residual: Tensor, n: int, k: float, c: float, gen: torch.Generator) -> Tensor:
+    """Indices ``(n,)`` of ``n`` distinct candidates drawn with probability ``∝ |r|^k / mean |r|^k + c``
+    (residual-based adaptive distribution, RAD, Wu et al. 2023; ``k = 1, c = 1`` is their robust default).
+
+    ``residual``: ``(P,)`` or ``(P, j)`` at the ``P >= n`` candidates (a multi-component residual uses its norm).
+    """
+    r = residual.reshape(residual.shape[0], -1).norm(dim=-1).double()
+    e = r**k
+    p = e / e.mean().clamp_min(torch.finfo(e.dtype).tiny) + c
+    if not torch.isfinite(p).all():  # a non-finite residual: fall back to uniform rather than crash sampling
+        p = torch.ones_like(p)
+    return torch.multinomial(p, n, replacement=False, generator=gen)

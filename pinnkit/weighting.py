@@ -1,0 +1,59 @@
+"""Loss weighting strategies: gradient-norm balancing of the terms, causal weighting in time.
+
+- :class:`GradNormBalance` (Wang, Teng & Perdikaris 2021; jaxpi's ``grad_norm``): every ``every`` steps, with
+  ``g_i = ||∇_θ L_i||``, the weights move towards ``λ_i = Σ_j g_j / g_i`` by an exponential moving average
+  ``λ <- α λ + (1 - α) λ_new``, so no term's gradient dominates the others.
+- :func:`causal_loss` (Wang, Sankaran & Perdikaris 2022, "Respecting causality"): the interior residual is split
+  into ``M`` time chunks with mean losses ``L_i``; chunk ``i`` is weighted ``w_i = exp(-ε Σ_(k<i) L_k)`` (no
+  gradient through ``w``), so later times train only once earlier ones are resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import torch
+from torch import Tensor
+
+
+class GradNormBalance:
+    """Gradient-norm loss balancing; ``weights`` (a ``(n_terms,)`` tensor) is kept by the caller (a module
+    buffer, so checkpoints hold it)."""
+
+    def __init__(self, every: int, alpha: float = 0.9) -> None:
+        if every < 1 or not 0 <= alpha < 1:
+            raise ValueError(f"grad-norm balancing needs every >= 1 and 0 <= alpha < 1, got {every}, {alpha}")
+        self.every, self.alpha = int(every), float(alpha)
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0
+
+    @staticmethod
+    def grad_norms(losses: Mapping[str, Tensor], params: Iterable[Tensor]) -> Tensor:
+        """``(n_terms,)`` gradient norms ``||∇_θ L_i||`` (the graphs are kept for the real backward)."""
+        params = [p for p in params if p.requires_grad]
+        norms = []
+        for loss in losses.values():
+            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            norms.append(torch.sqrt(sum(g.square().sum() for g in grads if g is not None)))
+        return torch.stack(norms).detach()
+
+    def update(self, weights: Tensor, norms: Tensor) -> Tensor:
+        """The moved weights, given the current ``weights`` and gradient ``norms`` ``(n_terms,)``."""
+        new = norms.sum() / norms.clamp_min(torch.finfo(norms.dtype).tiny)
+        return self.alpha * weights + (1 - self.alpha) * new
+
+
+def causal_loss(residual: Tensor, t: Tensor, lower: float, upper: float, chunks: int, eps: float) -> tuple[Tensor, Tensor]:
+    """Causally weighted mean square residual and the chunk weights ``(chunks,)``.
+
+    ``residual (N,)`` or ``(N, k)`` at points with times ``t (N,)`` in ``[lower, upper]``.
+    """
+    r2 = residual.square().reshape(residual.shape[0], -1).mean(-1)
+    idx = ((t - lower) / (upper - lower) * chunks).long().clamp(0, chunks - 1)
+    sums = r2.new_zeros(chunks).index_add(0, idx, r2)
+    counts = torch.bincount(idx, minlength=chunks).to(r2.dtype).clamp_min(1)
+    chunk = sums / counts
+    with torch.no_grad():
+        w = torch.exp(-eps * torch.cat([chunk.new_zeros(1), chunk.cumsum(0)[:-1]]))
+    return (w * chunk).mean(), w

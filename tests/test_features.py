@@ -1,0 +1,78 @@
+"""Training features as config choices: samplers, adaptive resampling, grad-norm balancing, causal weighting,
+hard constraints and non-box geometry, each in a short run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pinnkit.train import build, train
+from tests.conftest import compose_cfg
+from tests.test_train import SHORT, read_metrics
+
+
+def _keys(run_dir) -> set[str]:
+    return set().union(*(row.keys() for row in read_metrics(run_dir)))
+
+
+@pytest.mark.parametrize("sampler", ["sobol", "lhs"])
+def test_quasi_random_samplers_train(tmp_path, sampler):
+    summary = train(compose_cfg(tmp_path, f"data.sampler={sampler}", *SHORT))
+    assert math.isfinite(summary["val/l2_rel"])
+
+
+def test_adaptive_resampling_moves_points_to_large_residuals(tmp_path):
+    cfg = compose_cfg(tmp_path, "data.adaptive.pool=8", "data.resample_every=2", "data.adaptive.k=2",
+                      "data.adaptive.c=0", *SHORT)  # fmt: skip
+    module = build(cfg)
+    term = module.terms[0]
+    plain = build(compose_cfg(tmp_path, *SHORT))
+    plain.load_state_dict(module.state_dict())  # the same network, uniform points
+    with torch.enable_grad():
+        r_adaptive = module.residual(term, module.sample(1)[term.name]).square().mean()
+        r_uniform = plain.residual(term, plain.sample(1)[term.name]).square().mean()
+    assert r_adaptive > 1.5 * r_uniform  # RAD picks points where the residual is large
+    assert train(cfg)["steps"] == 4
+
+
+def test_grad_norm_balancing_logs_and_checkpoints_its_weights(tmp_path):
+    summary = train(compose_cfg(tmp_path, "pde.hard=false", "balance.every=2", *SHORT))
+    assert {"train/weight_pde", "train/weight_ic", "train/weight_bc"} <= _keys(tmp_path)
+    weights = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]["balance_weights"]
+    assert weights.shape == (3,) and not torch.allclose(weights, torch.ones(3))  # updated, and saved for resuming
+    w_logged = float(summary["train/weight_pde"])
+    assert math.isfinite(w_logged) and w_logged > 0
+
+
+def test_causal_weighting_logs_its_last_weight_and_refuses_steady_pdes(tmp_path):
+    train(compose_cfg(tmp_path, "causal.chunks=4", "causal.eps=10", *SHORT))
+    rows = [r for r in read_metrics(tmp_path) if r.get("train/causal_weight_min")]
+    assert rows and all(0 < float(r["train/causal_weight_min"]) <= 1 for r in rows)
+    with pytest.raises(ValueError, match="causal weighting needs a time-dependent PDE"):
+        build(compose_cfg(tmp_path, "pde=poisson", "causal.chunks=4"))
+    with pytest.raises(ValueError, match=r"balance has unknown keys \['evry'\]; valid: \['alpha', 'every'\]"):
+        build(compose_cfg(tmp_path, "+balance.evry=3"))
+
+
+@pytest.mark.parametrize("pde", ["heat", "burgers", "poisson"])
+def test_hard_constraints_drop_the_enforced_terms(tmp_path, pde):
+    summary = train(compose_cfg(tmp_path, f"pde={pde}", "pde.hard=true", "derivative=taylor", *SHORT))
+    keys = _keys(tmp_path)
+    assert "train/loss_pde" in keys and not {"train/loss_ic", "train/loss_bc"} & keys
+    assert math.isfinite(summary["val/l2_rel"])
+
+
+@pytest.mark.parametrize("geometry", ["lshape", "disk"])
+def test_poisson_on_a_non_box_domain_writes_a_masked_solution(tmp_path, geometry):
+    train(compose_cfg(tmp_path, "pde=poisson", f"pde.geometry={geometry}", "pde.n=41", *SHORT))
+    sol = np.load(tmp_path / "solution.npz")
+    assert sol["u_pred"].shape == sol["u_ref"].shape == (41, 41)
+    outside = np.isnan(sol["u_ref"])
+    assert 0.1 < outside.mean() < 0.3 and (np.isnan(sol["u_pred"]) == outside).all()  # L: 1/4, disk: 1 - π/4
+    assert np.isfinite(sol["l2_rel"]) and np.isfinite(sol["linf"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert math.isclose(summary["val/l2_rel"], float(sol["l2_rel"]), rel_tol=1e-3)
