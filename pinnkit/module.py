@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
-from .derivatives import Backend
+from .derivatives import Backend, Derivatives
 from .derivatives.base import is_derivative_name
 from .derivatives.checks import check_pointwise, check_reaches_params
 from .pdes import PDE, Term
@@ -69,6 +69,7 @@ class PINNModule(L.LightningModule):
         adaptive: Mapping[str, float] | None = None,
         balance: Mapping[str, float] | None = None,
         causal: Mapping[str, float] | None = None,
+        fuse_terms: bool = True,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False  # two optimizer phases (Adam, then L-BFGS), clipping, skipping
@@ -115,12 +116,15 @@ class PINNModule(L.LightningModule):
         self.balancer = GradNormBalance(int(opts["every"]), opts["alpha"]) if opts["every"] else None
         self.register_buffer("balance_weights", torch.ones(len(self.terms)))  # grad-norm weights, checkpointed
         self.causal = _options("causal", causal, {"chunks": 0, "eps": 1.0})
-        if self.causal["chunks"] and (self.pde.domain.time is None or self.causal["chunks"] < 1 or self.causal["eps"] < 0):
+        if self.causal["chunks"] and (
+            self.pde.domain.time is None or self.causal["chunks"] < 1 or self.causal["eps"] < 0
+        ):
             raise ValueError(
                 f"causal weighting needs a time-dependent PDE ({pde.name} has axes {pde.axes}), chunks >= 1 (0: "
                 f"off) and eps >= 0; got {self.causal}"
             )
         self._causal_w: Tensor | None = None
+        self.fuse_terms = fuse_terms
         self._batch: tuple[int, dict[str, Tensor]] | None = None
         self._val: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
@@ -178,15 +182,37 @@ class PINNModule(L.LightningModule):
         return self._batch[1]
 
     # ---- losses -------------------------------------------------------------------------------------------
-    def residual(self, term: Term, x: Tensor) -> Tensor:
-        """``term``'s residual at points ``x (..., d)``: ``(...,)`` or ``(..., k)``."""
-        d = self.derivative(self.net, x, term.needs, axes=self.pde.axes, fields=self.pde.fields)
+    def residual(self, term: Term, x: Tensor, d: Derivatives | None = None) -> Tensor:
+        """``term``'s residual at points ``x (..., d)``: ``(...,)`` or ``(..., k)`` (``d``: derivatives at ``x``
+        already computed)."""
+        if d is None:
+            d = self.derivative(self.net, x, term.needs, axes=self.pde.axes, fields=self.pde.fields)
         return term.residual(d, x)
 
-    def term_loss(self, term: Term, x: Tensor, causal: bool = False) -> Tensor:
+    def derivatives(self, pts: Mapping[str, Tensor]) -> dict[str, Derivatives]:
+        """Every term's values and derivatives at its points ``pts[name] (..., d)``.
+
+        With ``fuse_terms`` (default) this is one backend call over all points concatenated, with the union of
+        the terms' needs, split back per term: one network pass instead of one per term (initial and boundary
+        points get the interior's derivatives too, a few percent more work, far less per-call overhead).
+        """
+        axes, fields = self.pde.axes, self.pde.fields
+        if not self.fuse_terms or len(self.terms) == 1:
+            return {t.name: self.derivative(self.net, pts[t.name], t.needs, axes=axes, fields=fields)
+                    for t in self.terms}  # fmt: skip
+        flat = [pts[t.name].reshape(-1, len(axes)) for t in self.terms]
+        needs = tuple(dict.fromkeys(n for t in self.terms for n in t.needs))
+        whole = self.derivative(self.net, torch.cat(flat), needs, axes=axes, fields=fields)
+        out, start = {}, 0
+        for t, x in zip(self.terms, flat, strict=True):
+            out[t.name] = whole.take(slice(start, start + x.shape[0]), tuple(pts[t.name].shape[:-1]))
+            start += x.shape[0]
+        return out
+
+    def term_loss(self, term: Term, x: Tensor, causal: bool = False, d: Derivatives | None = None) -> Tensor:
         """Mean square residual of ``term`` at points ``x (..., d)``; causally weighted over time chunks for the
         interior term when ``causal`` and the run asks for it (``causal.chunks > 0``)."""
-        r = self.residual(term, x)
+        r = self.residual(term, x, d)
         if causal and self.causal["chunks"] and term.region == "interior":
             i = self.pde.axes.index(self.pde.domain.time)
             lo, hi = self.pde.domain.lower[i], self.pde.domain.upper[i]
@@ -209,7 +235,9 @@ class PINNModule(L.LightningModule):
             if self._loss_ms is not None:
                 self.log("perf/deriv_ms", self._loss_ms)
             if self.balancer is not None:
-                self.log_dict({f"train/weight_{t.name}": w for t, w in zip(self.terms, self.balance_weights, strict=True)})
+                self.log_dict(
+                    {f"train/weight_{t.name}": w for t, w in zip(self.terms, self.balance_weights, strict=True)}
+                )
             if self._causal_w is not None:  # the last chunk's weight: near 1 once every time is resolved
                 self.log("train/causal_weight_min", self._causal_w[-1])
             learned = getattr(self.pde, "learned", None)
@@ -232,9 +260,15 @@ class PINNModule(L.LightningModule):
         Weights: the configured ``loss_weights`` times the grad-norm weights (1 unless ``balance.every > 0``),
         which are updated first on the balancing cadence (Adam phase only; under DDP from rank-mean norms).
         """
-        losses = {t.name: self.term_loss(t, pts[t.name], causal=True) for t in self.terms}
+        derivs = self.derivatives(pts)
+        losses = {t.name: self.term_loss(t, pts[t.name], causal=True, d=derivs[t.name]) for t in self.terms}
         step = self.global_step
-        if self.balancer is not None and self.balancer.due(step) and not self.in_lbfgs(step) and torch.is_grad_enabled():
+        if (
+            self.balancer is not None
+            and self.balancer.due(step)
+            and not self.in_lbfgs(step)
+            and torch.is_grad_enabled()
+        ):
             norms = self.balancer.grad_norms(losses, self.net.parameters())
             if self._trainer is not None and self.trainer.world_size > 1:
                 norms = self.trainer.strategy.reduce(norms, reduce_op="mean")
@@ -386,9 +420,13 @@ class PINNModule(L.LightningModule):
     def on_train_start(self) -> None:
         self._t0 = time.perf_counter()
         pts = self.batch_points(self.global_step)
-        for t in self.terms:  # a backend may tune itself on the real net and points (auto times its candidates)
-            if any(is_derivative_name(n) for n in t.needs):
-                self.derivative.prepare(self.net, pts[t.name], t.needs, axes=self.pde.axes, fields=self.pde.fields)
+        batches = [(t.needs, pts[t.name]) for t in self.terms]
+        if self.fuse_terms and len(self.terms) > 1:  # the one fused call the steps will make
+            batches = [(tuple(dict.fromkeys(n for t in self.terms for n in t.needs)),
+                        torch.cat([pts[t.name].reshape(-1, len(self.pde.axes)) for t in self.terms]))]  # fmt: skip
+        for needs, x in batches:  # a backend may tune itself on the real net and points (auto times candidates)
+            if any(is_derivative_name(n) for n in needs):
+                self.derivative.prepare(self.net, x, needs, axes=self.pde.axes, fields=self.pde.fields)
         report = getattr(self.derivative, "report", None)
         if report and self.logger is not None:
             self.logger.log_hyperparams({"derivative_auto": report})

@@ -12,9 +12,7 @@ from torch import Tensor
 SAMPLERS = ("uniform", "sobol", "lhs")
 
 
-def unit_cube(
-    kind: str, n: int, dim: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device
-) -> Tensor:
+def unit_cube(kind: str, n: int, dim: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> Tensor:
     """``(n, dim)`` points in ``[0, 1)^dim``.
 
     ``uniform``: i.i.d. uniform; ``sobol``: a scrambled Sobol sequence (low discrepancy; best balanced when ``n``

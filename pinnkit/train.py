@@ -10,7 +10,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ def build(cfg: DictConfig) -> PINNModule:
         adaptive=cfg.data.get("adaptive"),
         balance=cfg.get("balance"),
         causal=cfg.get("causal"),
+        fuse_terms=cfg.get("fuse_terms", True),
     )
     if str(cfg.trainer.get("precision", "")).startswith("64"):
         module.double()  # float64 from the start, so a checkpoint restored into it is not rounded to float32
@@ -108,8 +109,10 @@ def matmul_precision(value: str) -> Iterator[None]:
         torch.set_float32_matmul_precision(before)
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
     """Fit the run ``cfg`` describes; write ``summary.json`` in ``cfg.paths.output_dir`` and return it.
+
+    ``callbacks`` are extra Lightning callbacks for this run (for programmatic use, e.g. benchmarks).
 
     ``cfg.ckpt_path`` resumes from a checkpoint (same steps and losses as an uninterrupted run, same W&B run id).
     A non-finite loss stops the run with :class:`~pinnkit.module.NonFiniteLossError` after ``summary.json`` (with
@@ -117,10 +120,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     check_precision(cfg)
     with matmul_precision(cfg.get("matmul_precision", "highest")):
-        return _train(cfg)
+        return _train(cfg, list(callbacks))
 
 
-def _train(cfg: DictConfig) -> dict[str, Any]:
+def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]:
     run_dir = Path(cfg.paths.output_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +150,8 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", monitor="val/l2_rel", mode="min", save_last=True, filename="best"
     )
-    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor("step"), SolutionPlots(run_dir / "plots")]
+    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor("step"), SolutionPlots(run_dir / "plots"),
+                                   *extra_callbacks]  # fmt: skip
     if cfg.trainer.get("enable_progress_bar", True):  # redrawing every step costs PINN steps ~30% on CPU
         callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.get("progress_refresh", 1))))
     trainer: L.Trainer = instantiate(

@@ -44,7 +44,9 @@ class GradNormBalance:
         return self.alpha * weights + (1 - self.alpha) * new
 
 
-def causal_loss(residual: Tensor, t: Tensor, lower: float, upper: float, chunks: int, eps: float) -> tuple[Tensor, Tensor]:
+def causal_loss(
+    residual: Tensor, t: Tensor, lower: float, upper: float, chunks: int, eps: float
+) -> tuple[Tensor, Tensor]:
     """Causally weighted mean square residual and the chunk weights ``(chunks,)``.
 
     ``residual (N,)`` or ``(N, k)`` at points with times ``t (N,)`` in ``[lower, upper]``.

@@ -82,7 +82,7 @@ def test_bad_values_give_clear_errors(tmp_path):
     with pytest.raises(InstantiationException, match="width must be >= 1"):
         build(compose_cfg(tmp_path, "model.width=0"))
     with pytest.raises(ValueError, match=r"data\.points\.initial >= 1"):
-        build(compose_cfg(tmp_path, "data.points.initial=0"))
+        build(compose_cfg(tmp_path, "pde.hard=false", "data.points.initial=0"))
 
 
 def test_cli_rejects_unknown_pde_with_the_list(tmp_path):

@@ -8,9 +8,9 @@ import torch
 
 from pinnkit.derivatives import Autograd, Taylor
 from pinnkit.derivatives.taylor import UnsupportedModule
+from pinnkit.domain import Box
 from pinnkit.nets import MLP, ModifiedMLP
 from pinnkit.nets.constrained import Constrained
-from pinnkit.domain import Box
 from pinnkit.pdes import PDE, Burgers, Heat, Poisson
 
 HARD = {

@@ -76,3 +76,18 @@ def test_poisson_on_a_non_box_domain_writes_a_masked_solution(tmp_path, geometry
     assert np.isfinite(sol["l2_rel"]) and np.isfinite(sol["linf"])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert math.isclose(summary["val/l2_rel"], float(sol["l2_rel"]), rel_tol=1e-3)
+
+
+@pytest.mark.parametrize("pde", ["heat", "schrodinger", "vector3d", "burgers_inverse", "kdv"])
+@pytest.mark.parametrize("derivative", ["autograd", "taylor"])
+def test_fused_terms_give_the_same_losses_as_one_call_per_term(tmp_path, pde, derivative):
+    """One backend call over all terms' points (union of needs), split back, equals one call per term."""
+    over = [f"pde={pde}", f"derivative={derivative}", "trainer.precision=64", *SHORT]
+    over += ["pde.hard=false"] if pde == "heat" else []
+    fused, plain = build(compose_cfg(tmp_path, *over)), build(compose_cfg(tmp_path, *over, "fuse_terms=false"))
+    plain.load_state_dict(fused.state_dict())
+    pts = fused.sample(0)
+    a, b = fused.losses(pts)[1], plain.losses(pts)[1]
+    assert list(a) == list(b) and len(a) > 1
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-12, atol=0)

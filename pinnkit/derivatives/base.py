@@ -207,6 +207,16 @@ class Derivatives:
     def fields(self) -> tuple[str, ...]:
         return self.request.fields
 
+    def take(self, rows: slice, lead: tuple[int, ...]) -> Derivatives:
+        """Rows ``rows`` of a result at flat points ``(P, d)``, reshaped to the leading shape ``lead``: how one
+        call over several terms' concatenated points is split back per term."""
+
+        def cut(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[rows].reshape(*lead, *t.shape[1:])
+
+        entries = {k: cut(v) for k, v in self._entries.items()}
+        return Derivatives(cut(self.u), self.request, entries, cut(self._jac), cut(self._hess))
+
     @property
     def axes(self) -> tuple[str, ...]:
         return self.request.axes

@@ -126,11 +126,14 @@ class InputMap(nn.Module):
             self.register_buffer("fourier_b", fourier_scale * torch.randn(fourier_features, k))
             self.fourier = fourier_features
         self.out_dim = 2 * fourier_features if fourier_features else k
+        self.identity = not self.periodic and self.normalize is None and not self.fourier  # x passes through
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.identity:
+            return x
         parts = []
         if self.plain:
-            h = x[..., self.plain]
+            h = x[..., self.plain] if self.periodic else x
             parts.append(self.normalize(h) if self.normalize is not None else h)
         for i, p in self.periodic.items():
             w = 2 * math.pi / p * x[..., i : i + 1]
@@ -142,9 +145,11 @@ class InputMap(nn.Module):
         return z
 
     def forward_jet(self, j: Jet) -> Jet:
+        if self.identity:
+            return j
         parts = []
         if self.plain:
-            h = j[self.plain]
+            h = j[self.plain] if self.periodic else j
             parts.append(self.normalize.forward_jet(h) if self.normalize is not None else h)
         for i, p in self.periodic.items():
             w = j[[i]].affine(2 * math.pi / p)

@@ -74,16 +74,18 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.inputs(x)
-        for lin in self.linears[:-1]:
+        *hidden, last = self.linears  # (iterating; slicing a ModuleList builds a new module every call)
+        for lin in hidden:
             h = self.activation(lin(h))
-        return self.linears[-1](h)
+        return last(h)
 
     def forward_jet(self, j: Jet) -> Jet:
         """The same network on a Taylor jet (see :mod:`pinnkit.derivatives.jet`)."""
         j = self.inputs.forward_jet(j)
-        for lin in self.linears[:-1]:
+        *hidden, last = self.linears
+        for lin in hidden:
             j = propagate(self.activation, j.linear(lin.weight, lin.bias))
-        return j.linear(self.linears[-1].weight, self.linears[-1].bias)
+        return j.linear(last.weight, last.bias)
 
 
 class ModifiedMLP(MLP):
@@ -99,10 +101,11 @@ class ModifiedMLP(MLP):
         z = self.inputs(x)
         u, v = self.activation(self.encode_u(z)), self.activation(self.encode_v(z))
         h = z
-        for lin in self.linears[:-1]:
+        *hidden, last = self.linears
+        for lin in hidden:
             g = self.activation(lin(h))
             h = u + g * (v - u)
-        return self.linears[-1](h)
+        return last(h)
 
     def forward_jet(self, j: Jet) -> Jet:
         z = self.inputs.forward_jet(j)
@@ -110,7 +113,8 @@ class ModifiedMLP(MLP):
         u = propagate(act, z.linear(self.encode_u.weight, self.encode_u.bias))
         v = propagate(act, z.linear(self.encode_v.weight, self.encode_v.bias))
         h = z
-        for lin in self.linears[:-1]:
+        *hidden, last = self.linears
+        for lin in hidden:
             g = propagate(act, h.linear(lin.weight, lin.bias))
             h = u + g * (v - u)
-        return h.linear(self.linears[-1].weight, self.linears[-1].bias)
+        return h.linear(last.weight, last.bias)

@@ -71,7 +71,7 @@ class PDE(nn.Module):
     def exact(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{self.name} has no reference solution")
 
-    def ansatz(self, x, ops):  # noqa: ANN001, ANN201 (tensors or jets, see pinnkit.nets.constrained)
+    def ansatz(self, x, ops):
         """Hard constraints ``u = b + φ ⊙ N``: return ``(b, φ)`` at ``x``, built from ``+ - *`` and ``ops``
         (:mod:`pinnkit.nets.constrained`). With ``hard=true`` the terms it enforces leave :meth:`terms`."""
         raise NotImplementedError

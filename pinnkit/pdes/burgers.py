@@ -64,7 +64,7 @@ class Burgers(PDE):
             Term("bc", "boundary", ("u",), lambda d, x: d["u"]),
         ]
 
-    def ansatz(self, x, ops):  # noqa: ANN001, ANN201
+    def ansatz(self, x, ops):
         """``u = -sin(πx) + t (1 - x²) N``: initial and boundary conditions by construction."""
         t, xs = ops.col(x, 0), ops.col(x, 1)
         return -ops.sin(xs * math.pi), t * (1.0 - xs * xs)
@@ -107,4 +107,4 @@ class BurgersInverse(Burgers):
         return self.obs_x
 
     def learned(self) -> dict[str, float]:
-        return {"nu": float(self.nu), "nu_true": self.nu_true}
+        return {"nu": float(self.nu.detach()), "nu_true": self.nu_true}

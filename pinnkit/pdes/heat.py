@@ -38,7 +38,7 @@ class Heat(PDE):
             Term("bc", "boundary", ("u",), lambda d, x: d["u"]),
         ]
 
-    def ansatz(self, x, ops):  # noqa: ANN001, ANN201
+    def ansatz(self, x, ops):
         """``u = sin(πx) + t (1 - x²) N``: the initial condition at t = 0 and u = 0 at x = ±1, exactly."""
         t, xs = ops.col(x, 0), ops.col(x, 1)
         return ops.sin(xs * math.pi), t * (1.0 - xs * xs)

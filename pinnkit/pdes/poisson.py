@@ -61,7 +61,9 @@ class Poisson(PDE):
         lap = -2 * pi**2 * s + 1.0  # Δ[(x² + y²)/4] = 1
         if self.geometry == "disk":
             w = 1 - xs**2 - ys**2
-            grad_dot = pi * (torch.cos(pi * xs) * torch.sin(pi * ys) * xs + torch.sin(pi * xs) * torch.cos(pi * ys) * ys)
+            grad_dot = pi * (
+                torch.cos(pi * xs) * torch.sin(pi * ys) * xs + torch.sin(pi * xs) * torch.cos(pi * ys) * ys
+            )
             lap = -2 * pi**2 * s * w - 4 * grad_dot - 4 * s + 1.0
         return -lap
 
@@ -72,7 +74,7 @@ class Poisson(PDE):
             s = s * (1 - xs**2 - ys**2)
         return (s + (xs**2 + ys**2) / 4).unsqueeze(-1)
 
-    def ansatz(self, x, ops):  # noqa: ANN001, ANN201
+    def ansatz(self, x, ops):
         xs, ys = ops.col(x, 0), ops.col(x, 1)
         r2 = xs * xs + ys * ys
         if self.geometry == "square":

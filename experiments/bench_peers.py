@@ -1,0 +1,312 @@
+"""End-to-end training speed and accuracy against DeepXDE and PINA on the classic Burgers setup, side by side.
+
+    python experiments/bench_peers.py                # pinnkit (autograd; taylor+compile) + DeepXDE + PINA if installed
+    python experiments/bench_peers.py --quick        # a few steps, for tests
+    pip install -e ".[peers]"                        # DeepXDE 1.15 and PINA 0.3
+
+The setup (Raissi et al. 2019, DeepXDE's Burgers example): ν = 0.01/π, a 3×20 tanh MLP (Glorot normal), 2540
+interior + 80 boundary + 160 initial points drawn once (full batch), Adam lr 1e-3 for ``--adam`` steps, then
+L-BFGS for ``--lbfgs`` steps (DeepXDE: its own L-BFGS with ``maxiter``; PINA: Adam only). Each library runs in
+its own subprocess with the same torch thread count. The clock runs from the library's train call to its end;
+every ``--eval-every`` steps the run is paused (time excluded) and the relative L2 error against pinnkit's
+Cole-Hopf reference on the 100 × 256 grid is recorded. Reported: Adam it/s (steady state, after the first
+evaluation), time to rel L2 <= 1e-2, final rel L2. Writes ``bench_peers_<device>.{csv,json,png,md}`` to
+``experiments/results/`` (``--out``) and prints the markdown table, ratios to DeepXDE first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+NU = 0.01 / math.pi
+TARGET = 1e-2
+RUNNERS = ("pinnkit-autograd", "pinnkit-taylor", "deepxde", "pina")
+
+
+# ---- shared: the reference grid and a pausable tracker -------------------------------------------------------
+def reference_grid() -> tuple[torch.Tensor, torch.Tensor]:
+    """``(25600, 2)`` points over ``(t, x)`` and the Cole-Hopf reference ``(25600,)`` (float64)."""
+    sys.path.insert(0, str(ROOT))
+    from pinnkit.pdes import Burgers
+
+    _, mesh = Burgers(nu=NU).grid()
+    pts = mesh.reshape(-1, 2)
+    return pts, Burgers(nu=NU).exact(pts)[:, 0]
+
+
+class Tracker:
+    """Training time with evaluations excluded, and the (time, step, rel L2) history."""
+
+    def __init__(self, predict, every: int) -> None:  # predict: (P, 2) float64 over (t, x) -> (P,) numpy/tensor
+        self.predict, self.every = predict, every
+        self.pts, self.ref = reference_grid()
+        self.start = time.perf_counter()
+        self.paused = 0.0
+        self.history: list[tuple[float, int, float]] = []
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start - self.paused
+
+    def record(self, step: int) -> None:
+        t = self.elapsed()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            pred = torch.as_tensor(self.predict(self.pts), dtype=torch.float64).reshape(-1)
+        l2 = float((pred - self.ref).norm() / self.ref.norm())
+        self.history.append((t, step, l2))
+        self.paused += time.perf_counter() - t0
+
+    def maybe(self, step: int) -> None:
+        """Record at the first step at or past each multiple of ``every`` (L-BFGS may jump several steps)."""
+        if step >= self.every * (1 + (self.history[-1][1] // self.every if self.history else 0)):
+            self.record(step)
+
+
+# ---- one library per subprocess --------------------------------------------------------------------------------
+def run_pinnkit(args, backend: str) -> dict:
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+
+    from pinnkit.train import CONF_DIR, train
+
+    overrides = [
+        "pde=burgers", "pde.hard=false", "model.width=20", "model.depth=3", "model.normalize=false",
+        "data.points.interior=2540", "data.points.boundary=80", "data.points.initial=160", "data.resample_every=0",
+        "optim.optimizer.lr=1e-3", "optim.scheduler=null", f"optim.lbfgs_from={args.adam}",
+        f"trainer.max_steps={args.adam + args.lbfgs}", f"trainer.val_check_interval={args.adam + args.lbfgs}",
+        "trainer.enable_progress_bar=false", "logger=csv", "checks=false", f"seed={args.seed}",
+        f"threads={args.threads}", f"derivative={backend}",
+    ]  # fmt: skip
+    if backend == "taylor":
+        overrides.append("derivative.compile=true")
+    holder: dict = {}
+
+    class Track(L.Callback):
+        def on_train_start(self, trainer, module) -> None:
+            holder["t"] = Tracker(lambda p: module.net(p.to(module.dtype)).double(), args.eval_every)
+
+        def on_train_batch_end(self, trainer, module, *a) -> None:
+            holder["t"].maybe(trainer.global_step)
+
+    with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, f"paths.output_dir={out}"])
+        start = time.perf_counter()
+        train(cfg, callbacks=[Track()])
+        setup = holder["t"].start - start  # building, checks and Lightning set-up before the first step
+    tracker = holder["t"]
+    if not tracker.history or tracker.history[-1][1] != args.adam + args.lbfgs:
+        tracker.record(args.adam + args.lbfgs)
+    import pinnkit
+
+    return {"history": tracker.history, "version": getattr(pinnkit, "__version__", "dev"), "setup_s": setup}
+
+
+def run_deepxde(args) -> dict:
+    os.environ["DDE_BACKEND"] = "pytorch"
+    import deepxde as dde
+    import numpy as np
+
+    dde.config.set_random_seed(args.seed)
+    torch.set_num_threads(args.threads)
+
+    def pde(x, y):
+        dy_x = dde.grad.jacobian(y, x, i=0, j=0)
+        dy_t = dde.grad.jacobian(y, x, i=0, j=1)
+        dy_xx = dde.grad.hessian(y, x, i=0, j=0)
+        return dy_t + y * dy_x - NU * dy_xx
+
+    geomtime = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 1))
+    bc = dde.icbc.DirichletBC(geomtime, lambda x: 0, lambda _, on_boundary: on_boundary)
+    ic = dde.icbc.IC(geomtime, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_initial: on_initial)
+    data = dde.data.TimePDE(geomtime, pde, [bc, ic], num_domain=2540, num_boundary=80, num_initial=160)
+    model = dde.Model(data, dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal"))
+    model.compile("adam", lr=1e-3)
+    swap = lambda p: p[:, [1, 0]].numpy()  # noqa: E731  (DeepXDE's inputs are (x, t))
+    tracker = Tracker(lambda p: model.predict(swap(p)), args.eval_every)
+
+    class Track(dde.callbacks.Callback):
+        def on_epoch_end(self) -> None:
+            tracker.maybe(self.model.train_state.epoch)
+
+    tracker.start = time.perf_counter()
+    model.train(iterations=args.adam, callbacks=[Track()], display_every=1000, verbose=0)
+    if args.lbfgs:
+        dde.optimizers.config.set_LBFGS_options(maxiter=args.lbfgs * 20)  # our L-BFGS step = up to 20 iterations
+        opts = dde.optimizers.config.LBFGS_options  # DeepXDE 1.15 sets iter_per_step only at import (1000)
+        opts["iter_per_step"] = min(1000, opts["maxiter"])
+        model.compile("L-BFGS")
+        model.train(callbacks=[Track()], display_every=1000, verbose=0)
+    tracker.record(model.train_state.epoch)
+    return {
+        "history": tracker.history,
+        "version": dde.__version__,
+        "lbfgs_iterations": model.train_state.epoch - args.adam,
+    }
+
+
+def run_pina(args) -> dict:
+    import warnings
+
+    import lightning as L
+
+    warnings.filterwarnings("ignore")
+    from importlib.metadata import version
+
+    from pina import LabelTensor, Trainer
+    from pina.model import FeedForward
+    from pina.optim import TorchOptimizer
+    from pina.problem.zoo import BurgersProblem
+    from pina.solver import PINN
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    problem = BurgersProblem(nu=NU)
+    for domain, n in (("D", 2540), ("boundary", 80), ("t0", 160)):
+        problem.discretise_domain(n=n, mode="random", domains=domain)
+    model = FeedForward(input_dimensions=2, output_dimensions=1, inner_size=20, n_layers=3, func=torch.nn.Tanh)
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.xavier_normal_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+    solver = PINN(problem=problem, model=model, optimizer=TorchOptimizer(torch.optim.Adam, lr=1e-3))
+    tracker = Tracker(lambda p: solver(LabelTensor(p[:, [1, 0]].float(), ["x", "t"])).tensor, args.eval_every)
+
+    class Track(L.Callback):
+        def on_train_batch_end(self, trainer, module, *a) -> None:
+            tracker.maybe(trainer.global_step)
+
+    trainer = Trainer(solver=solver, max_epochs=args.adam, accelerator="cpu", batch_size=None, train_size=1.0,
+                      val_size=0.0, test_size=0.0, callbacks=[Track()], enable_progress_bar=False, logger=False,
+                      enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
+    tracker.start = time.perf_counter()
+    trainer.train()
+    if tracker.history[-1][1] != trainer.global_step:
+        tracker.record(trainer.global_step)
+    return {"history": tracker.history, "version": version("pina-mathlab")}
+
+
+# ---- driver ------------------------------------------------------------------------------------------------------
+def summarize(name: str, result: dict, adam: int) -> dict:
+    hist = result["history"]
+    adam_pts = [h for h in hist if h[1] <= adam]
+    first, last = adam_pts[0], adam_pts[-1]
+    it_s = (last[1] - first[1]) / (last[0] - first[0]) if last[1] > first[1] else None
+    reach = next((t for t, _, l2 in hist if l2 <= TARGET), None)
+    return {"library": name, "version": result.get("version"), "adam_it_per_s": it_s, "time_to_1e-2_s": reach,
+            "final_l2": hist[-1][2], "steps": hist[-1][1], "train_s": hist[-1][0]}  # fmt: skip
+
+
+def median_row(rows: list[dict]) -> dict:
+    """The run with the median Adam it/s; ``repeats`` and the it/s of every repeat alongside."""
+    ordered = sorted(rows, key=lambda r: r["adam_it_per_s"] or 0.0)
+    row = dict(ordered[len(ordered) // 2])
+    row["repeats_it_per_s"] = " ".join(f"{r['adam_it_per_s']:.0f}" for r in rows if r["adam_it_per_s"])
+    return row
+
+
+def available(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return name.startswith("pinnkit") or find_spec({"deepxde": "deepxde", "pina": "pina"}[name]) is not None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--adam", type=int, default=15000)
+    p.add_argument("--lbfgs", type=int, default=500, help="pinnkit L-BFGS steps (x20 iterations for DeepXDE)")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=3, help="runs per library, interleaved; the median is reported")
+    p.add_argument("--libs", default=",".join(RUNNERS), help=f"comma-separated, from {RUNNERS}")
+    p.add_argument("--quick", action="store_true", help="60 Adam + 2 L-BFGS steps, pinnkit-autograd only")
+    p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        run = {"pinnkit-autograd": lambda: run_pinnkit(args, "autograd"),
+               "pinnkit-taylor": lambda: run_pinnkit(args, "taylor"),
+               "deepxde": lambda: run_deepxde(args), "pina": lambda: run_pina(args)}[args.worker]  # fmt: skip
+        print("RESULT " + json.dumps(run()))
+        return
+    if args.quick:
+        args.adam, args.lbfgs, args.eval_every, args.libs, args.repeats = 60, 2, 20, "pinnkit-autograd", 1
+    libs = [name.strip() for name in args.libs.split(",") if name.strip()]
+    unknown = set(libs) - set(RUNNERS)
+    if unknown:
+        raise SystemExit(f"unknown --libs {sorted(unknown)}; valid: {RUNNERS}")
+    missing = [name for name in libs if not available(name)]
+    for name in missing:
+        print(f"{name}: not installed (pip install -e '.[peers]'), skipped", file=sys.stderr)
+    libs = [name for name in libs if name not in missing]
+    runs: dict[str, list[dict]] = {name: [] for name in libs}
+    curves = {}
+    for _ in range(args.repeats):  # interleaved, so a noisy stretch of the machine hits every library alike
+        for name in libs:
+            cmd = [sys.executable, __file__, "--worker", name, *(f"--{k.replace('_', '-')}={getattr(args, k)}"
+                   for k in ("adam", "lbfgs", "eval_every", "threads", "seed"))]  # fmt: skip
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+            line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+            if proc.returncode or line is None:
+                raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
+            result = json.loads(line[7:])
+            curves.setdefault(name, result["history"])
+            runs[name].append(summarize(name, result, args.adam))
+    write([median_row(r) for r in runs.values()], curves, args)
+
+
+def write(rows: list[dict], curves: dict, args) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / ("bench_peers_quick" if args.quick else "bench_peers_cpu")
+    base = next((r for r in rows if r["library"] == "deepxde"), None)
+    lines = [f"Burgers, 3×20 tanh, 2540+80+160 fixed points, Adam {args.adam} + L-BFGS {args.lbfgs} steps, "
+             f"{args.threads} threads, CPU ({os.cpu_count()} cores visible), median of {args.repeats} interleaved "
+             "runs (it/s of each in the CSV)", "",
+             "| library | Adam it/s | vs DeepXDE | time to rel L2 ≤ 1e-2 | final rel L2 | steps | train s |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        ratio = f"{r['adam_it_per_s'] / base['adam_it_per_s']:.2f}×" if base and r["adam_it_per_s"] else "–"
+        reach = f"{r['time_to_1e-2_s']:.1f} s" if r["time_to_1e-2_s"] is not None else "not reached"
+        it_s = f"{r['adam_it_per_s']:.0f}" if r["adam_it_per_s"] else "–"
+        lines.append(f"| {r['library']} {r['version']} | {it_s} | {ratio} | {reach} | {r['final_l2']:.2e} | "
+                     f"{r['steps']} | {r['train_s']:.1f} |")  # fmt: skip
+    table = "\n".join(lines)
+    print(table)
+    stem.with_suffix(".md").write_text(table + "\n")
+    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    stem.with_suffix(".json").write_text(json.dumps({"rows": rows, "curves": curves, "args": {
+        k: str(v) for k, v in vars(args).items()}}, indent=1))  # fmt: skip
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, hist in curves.items():
+        ax.semilogy([h[0] for h in hist], [h[2] for h in hist], label=name)
+    ax.axhline(TARGET, color="gray", ls=":")
+    ax.set(xlabel="training wall time (s)", ylabel="rel L2 vs Cole-Hopf", title="Burgers: error vs time")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=90)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
