@@ -67,7 +67,11 @@ class Box:
         """``n`` points of ``region`` (see the module docstring for shapes), drawn by ``sampler``."""
         if n < 1:
             raise ValueError(f"the number of points for region {region!r} must be >= 1, got {n}")
-        device = torch.device(device)
+        return self._region(region, n, gen, dtype, torch.device(device), sampler)
+
+    def _region(
+        self, region: str, n: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device, sampler: str
+    ) -> Tensor:
         x = self.uniform(n, gen, dtype, device, sampler)
         if region == "interior":
             return x

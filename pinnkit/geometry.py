@@ -105,19 +105,10 @@ class ShapeDomain(Box):
     def contains(self, x: Tensor) -> Tensor:
         return self.shape.sdf(x) <= 1e-12
 
-    def sample(
-        self,
-        region: str,
-        n: int,
-        gen: torch.Generator,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str = "cpu",
-        sampler: str = "uniform",
+    def _region(
+        self, region: str, n: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device, sampler: str
     ) -> Tensor:
         """``n`` points ``(n, 2)`` inside (rejection from the bounding box) or on the boundary."""
-        if n < 1:
-            raise ValueError(f"the number of points for region {region!r} must be >= 1, got {n}")
-        device = torch.device(device)
         if region == "boundary":
             return self.shape.boundary(unit_cube(sampler, n, 1, gen, dtype, device)[:, 0])
         if region != "interior":

@@ -200,14 +200,19 @@ class PINNModule(L.LightningModule):
         if not self.fuse_terms or len(self.terms) == 1:
             return {t.name: self.derivative(self.net, pts[t.name], t.needs, axes=axes, fields=fields)
                     for t in self.terms}  # fmt: skip
-        flat = [pts[t.name].reshape(-1, len(axes)) for t in self.terms]
-        needs = tuple(dict.fromkeys(n for t in self.terms for n in t.needs))
-        whole = self.derivative(self.net, torch.cat(flat), needs, axes=axes, fields=fields)
+        needs, x, sizes = self._fused(pts)
+        whole = self.derivative(self.net, x, needs, axes=axes, fields=fields)
         out, start = {}, 0
-        for t, x in zip(self.terms, flat, strict=True):
-            out[t.name] = whole.take(slice(start, start + x.shape[0]), tuple(pts[t.name].shape[:-1]))
-            start += x.shape[0]
+        for t, n in zip(self.terms, sizes, strict=True):
+            out[t.name] = whole.take(slice(start, start + n), tuple(pts[t.name].shape[:-1]))
+            start += n
         return out
+
+    def _fused(self, pts: Mapping[str, Tensor]) -> tuple[tuple[str, ...], Tensor, list[int]]:
+        """The union of the terms' needs, their points flattened and concatenated ``(P, d)``, and each one's count."""
+        flat = [pts[t.name].reshape(-1, len(self.pde.axes)) for t in self.terms]
+        needs = tuple(dict.fromkeys(n for t in self.terms for n in t.needs))
+        return needs, torch.cat(flat), [x.shape[0] for x in flat]
 
     def term_loss(self, term: Term, x: Tensor, causal: bool = False, d: Derivatives | None = None) -> Tensor:
         """Mean square residual of ``term`` at points ``x (..., d)``; causally weighted over time chunks for the
@@ -333,11 +338,10 @@ class PINNModule(L.LightningModule):
     def _guard(self, losses: dict[str, Tensor]) -> bool:
         """Record, on the device, the first step each term went non-finite; read it back (a host sync) every
         step with ``nonfinite="skip"`` (True: skip this step), else on the logging cadence, where it stops."""
-        finite = torch.stack([v.detach().isfinite() for v in losses.values()])
+        finite = torch.stack([v.detach() for v in losses.values()]).isfinite()
         if self._first_bad is None or self._first_bad.device != finite.device:
             self._first_bad = torch.full((len(losses),), -1, dtype=torch.long, device=finite.device)
-        step = torch.full_like(self._first_bad, self.global_step)
-        self._first_bad = torch.where((self._first_bad < 0) & ~finite, step, self._first_bad)
+        self._first_bad = torch.where((self._first_bad < 0) & ~finite, self.global_step, self._first_bad)
         if self.nonfinite == "skip":
             return not bool(finite.all())
         if self.in_lbfgs(self.global_step):  # L-BFGS's closure already synced; check now
@@ -422,8 +426,7 @@ class PINNModule(L.LightningModule):
         pts = self.batch_points(self.global_step)
         batches = [(t.needs, pts[t.name]) for t in self.terms]
         if self.fuse_terms and len(self.terms) > 1:  # the one fused call the steps will make
-            batches = [(tuple(dict.fromkeys(n for t in self.terms for n in t.needs)),
-                        torch.cat([pts[t.name].reshape(-1, len(self.pde.axes)) for t in self.terms]))]  # fmt: skip
+            batches = [self._fused(pts)[:2]]
         for needs, x in batches:  # a backend may tune itself on the real net and points (auto times candidates)
             if any(is_derivative_name(n) for n in needs):
                 self.derivative.prepare(self.net, x, needs, axes=self.pde.axes, fields=self.pde.fields)

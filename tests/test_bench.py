@@ -35,3 +35,25 @@ def test_write_outputs_and_table(tmp_path):
     assert (tmp_path / "bench_derivatives_cpu.png").stat().st_size > 0
     md = table(rows)
     assert "| heat d=2 m=1 n=32 2×8 | taylor | 2.00 | 2.00 |" in md and "failed: boom" in md
+
+
+def test_peer_benchmark_quick_mode_writes_its_table(tmp_path):
+    """`bench_peers.py --quick`: pinnkit's worker runs in its subprocess (Adam then L-BFGS), the tracker records
+    the error against the Cole-Hopf reference, and the table, CSV, JSON and PNG are written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "experiments/bench_peers.py", "--quick", "--out", str(tmp_path)],
+                          cwd=root, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| pinnkit-autograd" in proc.stdout and "Adam it/s" in proc.stdout
+    data = json.loads((tmp_path / "bench_peers_quick.json").read_text())
+    (row,) = data["rows"]
+    hist = data["curves"]["pinnkit-autograd"]
+    assert [h[1] for h in hist] == [20, 40, 60, 62]  # every 20 Adam steps, then the end of L-BFGS
+    assert row["adam_it_per_s"] > 0 and 0 < row["final_l2"] < 1.5 and row["steps"] == 62
+    assert hist[-1][0] > hist[0][0] > 0  # training time grows; evaluations are not counted in it
+    for ext in ("md", "csv", "png"):
+        assert (tmp_path / f"bench_peers_quick.{ext}").stat().st_size > 0

@@ -91,3 +91,18 @@ def test_fused_terms_give_the_same_losses_as_one_call_per_term(tmp_path, pde, de
     assert list(a) == list(b) and len(a) > 1
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-12, atol=0)
+
+
+def test_fused_terms_make_one_backend_call_per_step(tmp_path, monkeypatch):
+    module = build(compose_cfg(tmp_path, "pde.hard=false", *SHORT))
+    calls = []
+    real = type(module.derivative).compute
+
+    def counting(self, f, x, req):
+        calls.append(x.shape[0])
+        return real(self, f, x, req)
+
+    monkeypatch.setattr(type(module.derivative), "compute", counting)
+    pts = module.sample(0)
+    module.losses(pts)
+    assert calls == [sum(p.shape[0] for p in pts.values())]  # interior + initial + boundary in one call
