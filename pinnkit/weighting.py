@@ -16,6 +16,9 @@ import torch
 from torch import Tensor
 
 
+LIVE = 1e-6  # gradient norms below this fraction of the largest leave their term's weight as it is
+
+
 class GradNormBalance:
     """Gradient-norm loss balancing; ``weights`` (a ``(n_terms,)`` tensor) is kept by the caller (a module
     buffer, so checkpoints hold it)."""
@@ -39,8 +42,13 @@ class GradNormBalance:
         return torch.stack(norms).detach()
 
     def update(self, weights: Tensor, norms: Tensor) -> Tensor:
-        """The moved weights, given the current ``weights`` and gradient ``norms`` ``(n_terms,)``."""
-        new = norms.sum() / norms.clamp_min(torch.finfo(norms.dtype).tiny)
+        """The moved weights, given the current ``weights`` and gradient ``norms`` ``(n_terms,)``.
+
+        A term whose gradient is negligible (``<= 1e-6`` of the largest: a condition already met, e.g. periodicity
+        made exact by the network's embedding) keeps its weight rather than having it grow without bound.
+        """
+        live = norms > LIVE * norms.max()
+        new = torch.where(live, norms.sum() / norms.clamp_min(torch.finfo(norms.dtype).tiny), weights)
         return self.alpha * weights + (1 - self.alpha) * new
 
 

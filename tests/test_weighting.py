@@ -23,6 +23,16 @@ def test_grad_norms_and_update_follow_the_formula():
         GradNormBalance(every=0)
 
 
+def test_a_term_already_met_keeps_its_weight_instead_of_exploding():
+    """A term with (near) zero gradient (e.g. periodicity made exact by the embedding) keeps its weight; the
+    live terms are balanced as before."""
+    bal = GradNormBalance(every=1, alpha=0.0)
+    w = bal.update(
+        torch.tensor([1.0, 2.0, 7.0], dtype=torch.float64), torch.tensor([5.0, 10.0, 1e-9], dtype=torch.float64)
+    )
+    torch.testing.assert_close(w, torch.tensor([3.0, 1.5, 7.0], dtype=torch.float64))
+
+
 def test_causal_weights_are_exponentials_of_earlier_chunk_losses():
     t = torch.tensor([0.1, 0.2, 0.6, 0.7, 0.95], dtype=torch.float64)  # chunks of [0, 1] in 3: 0, 0, 1, 2, 2
     r = torch.tensor([1.0, 3.0, 2.0, 1.0, 1.0], dtype=torch.float64, requires_grad=True)
