@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -62,7 +63,11 @@ def run_metadata(device: torch.device) -> dict[str, Any]:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        cpu = platform.processor() or platform.machine()
+        name = f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
     return {"git_sha": sha or None, "versions": versions, "device": f"{device.type}: {name}"}
 
 

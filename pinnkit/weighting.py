@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import Tensor
 
-
 LIVE = 1e-6  # gradient norms below this fraction of the largest leave their term's weight as it is
 
 

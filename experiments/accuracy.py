@@ -1,0 +1,195 @@
+"""Run the accuracy recipes (``conf/experiment/<name>.yaml``) and write the accuracy table beside published figures.
+
+    python experiments/accuracy.py burgers                    # one recipe, seed 0
+    python experiments/accuracy.py burgers allen_cahn --seeds 3
+    python experiments/accuracy.py --read runs/accuracy       # tabulate finished runs only
+    python experiments/accuracy.py burgers --set trainer.max_steps=100   # extra overrides for every run
+
+Each run is ``python train.py experiment=<name> seed=<k> logger=csv`` in its own subprocess, written to
+``<runs>/<name>/seed<k>/`` (``--runs``, default ``runs/accuracy``); a run whose ``summary.json`` and
+``solution.npz`` already exist is read, not rerun (``--force`` reruns). The table (rel L2 over all fields, mean ±
+std over seeds, per field, L∞, wall time, iterations, device, date) goes to ``accuracy.{md,csv,json}`` in
+``experiments/results/`` (``--out``) and, with ``--readme``, between the accuracy markers of the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ROOT / "conf" / "experiment"
+BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
+
+# Published state of the art, rel L2 (all fields): (figure, source).
+PUBLISHED: dict[str, tuple[str, str]] = {
+    "burgers": ("~4e-5", "PINNs + SOAP (Wang et al. 2025)"),
+    "allen_cahn": ("5.4e-5", "jaxpi (Wang et al. 2023)"),
+    "advection": ("6.9e-4", "jaxpi"),
+    "kdv": ("2.0e-3", "jaxpi"),
+    "schrodinger": ("1.97e-3", "Raissi et al. 2019"),
+}
+
+
+def recipes() -> list[str]:
+    """The recipe names: ``conf/experiment/*.yaml``."""
+    return sorted(p.stem for p in RECIPES.glob("*.yaml"))
+
+
+def check_names(names: list[str]) -> None:
+    valid = recipes()
+    bad = [n for n in names if n not in valid]
+    if bad:
+        raise SystemExit(f"unknown recipe(s) {', '.join(bad)}; valid: {', '.join(valid)}")
+
+
+def run_dir(runs: Path, name: str, seed: int) -> Path:
+    return runs / name / f"seed{seed}"
+
+
+def finished(run: Path) -> bool:
+    return (run / "summary.json").is_file() and (run / "solution.npz").is_file()
+
+
+def run_recipe(name: str, seed: int, runs: Path, extra: list[str]) -> Path:
+    """Train one recipe with one seed in a subprocess; the run directory."""
+    out = run_dir(runs, name, seed)
+    cmd = [sys.executable, "train.py", f"experiment={name}", f"seed={seed}", "logger=csv",
+           "trainer.enable_progress_bar=false", f"hydra.run.dir={out}", *extra]  # fmt: skip
+    print("+", " ".join(cmd[1:]), flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT)
+    if proc.returncode != 0 or not finished(out):
+        raise SystemExit(f"recipe {name} seed {seed} failed (exit {proc.returncode}); see {out}")
+    return out
+
+
+def read_run(run: Path) -> dict:
+    """One run's figures from its ``summary.json`` and ``solution.npz``."""
+    summary = json.loads((run / "summary.json").read_text())
+    sol = np.load(run / "solution.npz")
+    fields = [str(f) for f in sol["fields"]]
+    stamp = datetime.fromtimestamp((run / "summary.json").stat().st_mtime, UTC).strftime("%Y-%m-%d")
+    return {
+        "l2_rel": float(sol["l2_rel"]), "linf": float(sol["linf"]),
+        "per_field": {f: float(sol[f"l2_rel_{f}"]) for f in fields},
+        "time_s": summary["time_s"], "steps": summary["steps"], "device": summary.get("device"),
+        "date": stamp, "overrides": _overrides(run),
+    }  # fmt: skip
+
+
+def _overrides(run: Path) -> list[str]:
+    import yaml
+
+    path = run / ".hydra" / "overrides.yaml"
+    items = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    return [o for o in items if not o.startswith(("hydra.", "logger=", "trainer.enable_progress_bar"))]
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarize(name: str, runs: list[dict]) -> dict:
+    """One table row: means (and std of rel L2) over a recipe's seeds."""
+    mean, std = _mean_std([r["l2_rel"] for r in runs])
+    fields = list(runs[0]["per_field"])
+    first = runs[0]["overrides"]
+    command = "python train.py " + " ".join(o for o in first if not o.startswith("seed="))
+    return {
+        "recipe": name, "command": command.strip(), "seeds": len(runs), "l2_rel": mean, "l2_rel_std": std,
+        "l2_rel_best": min(r["l2_rel"] for r in runs),
+        "per_field": {f: statistics.fmean(r["per_field"][f] for r in runs) for f in fields},
+        "linf": statistics.fmean(r["linf"] for r in runs), "time_s": statistics.fmean(r["time_s"] for r in runs),
+        "steps": runs[0]["steps"], "device": runs[0]["device"], "date": max(r["date"] for r in runs),
+        "published": PUBLISHED.get(name, ("–", ""))[0], "published_by": PUBLISHED.get(name, ("–", ""))[1],
+    }  # fmt: skip
+
+
+def collect(runs_root: Path, names: list[str] | None = None) -> list[dict]:
+    """Rows for every recipe with finished runs under ``runs_root`` (or only ``names``)."""
+    rows = []
+    for recipe in sorted(p for p in runs_root.iterdir() if p.is_dir()) if runs_root.is_dir() else []:
+        if names and recipe.name not in names:
+            continue
+        done = [read_run(r) for r in sorted(recipe.glob("seed*")) if finished(r)]
+        if done:
+            rows.append(summarize(recipe.name, done))
+    if not rows:
+        raise SystemExit(f"no finished runs (summary.json + solution.npz) under {runs_root}")
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| recipe | rel L2 (mean ± std) | per field | L∞ | wall time | steps | seeds | published | device, date |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        per = ", ".join(f"{f} {v:.1e}" for f, v in r["per_field"].items()) if len(r["per_field"]) > 1 else "–"
+        spread = f" ± {r['l2_rel_std']:.1e}" if r["seeds"] > 1 else ""
+        pub = f"{r['published']}, {r['published_by']}" if r["published_by"] else "–"
+        lines.append(
+            f"| `{r['command']}` | {r['l2_rel']:.2e}{spread} | {per} | {r['linf']:.1e} | {r['time_s'] / 60:.1f} min "
+            f"| {r['steps']} | {r['seeds']} | {pub} | {r['device']}, {r['date']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write(rows: list[dict], out: Path, readme: Path | None) -> str:
+    """``accuracy.{md,csv,json}`` in ``out``; the README's table between the markers when ``readme``."""
+    table = markdown(rows)
+    new_readme = None
+    if readme is not None:  # checked before anything is written
+        text = readme.read_text()
+        if BEGIN not in text or END not in text:
+            raise SystemExit(f"{readme} has no {BEGIN} ... {END} markers to put the table between")
+        head, rest = text.split(BEGIN, 1)
+        new_readme = f"{head}{BEGIN}\n{table}{END}{rest.split(END, 1)[1]}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "accuracy.md").write_text(table)
+    (out / "accuracy.json").write_text(json.dumps(rows, indent=2))
+    flat = [{**{k: v for k, v in r.items() if k != "per_field"},
+             **{f"l2_rel_{f}": v for f, v in r["per_field"].items()}} for r in rows]  # fmt: skip
+    with open(out / "accuracy.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in flat for k in r)))
+        w.writeheader()
+        w.writerows(flat)
+    if readme is not None:
+        tmp = readme.with_suffix(".md.tmp")
+        tmp.write_text(new_readme)
+        tmp.replace(readme)
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("recipes", nargs="*", help=f"recipe names (conf/experiment/*.yaml): {', '.join(recipes())}")
+    p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per recipe")
+    p.add_argument("--runs", type=Path, default=ROOT / "runs" / "accuracy", help="where the runs are written")
+    p.add_argument("--read", type=Path, default=None, help="only tabulate the finished runs under this directory")
+    p.add_argument("--force", action="store_true", help="rerun runs that already finished")
+    p.add_argument("--set", dest="extra", action="append", default=[], help="extra override for every run")
+    p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
+    p.add_argument("--readme", type=Path, default=None, help="also put the table into this README")
+    args = p.parse_args(argv)
+    if args.read is None and not args.recipes:
+        p.error("name recipes to run, or --read a directory of finished runs")
+    check_names(args.recipes)
+    if args.read is None:
+        for name in args.recipes:
+            for seed in range(args.seeds):
+                if args.force or not finished(run_dir(args.runs, name, seed)):
+                    run_recipe(name, seed, args.runs, args.extra)
+    print(write(collect(args.read or args.runs, args.recipes or None), args.out, args.readme))
+
+
+if __name__ == "__main__":
+    main()

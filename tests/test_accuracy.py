@@ -1,0 +1,77 @@
+"""The accuracy recipes compose and train, and ``experiments/accuracy.py`` runs them and writes its table."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra.utils import instantiate
+
+from experiments.accuracy import BEGIN, END, main, recipes
+from pinnkit.train import train
+from tests.conftest import compose_cfg
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
+        "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "data.points.interior=64",
+        "optim.lbfgs_from=2"]  # fmt: skip
+
+
+def test_there_are_recipes():
+    assert "burgers" in recipes()
+
+
+@pytest.mark.parametrize("name", recipes())
+def test_every_recipe_composes_and_trains_a_few_steps(tmp_path, name):
+    """Each recipe selects its PDE and trains (Adam, then L-BFGS) with its own settings, shrunk."""
+    cfg = compose_cfg(tmp_path, f"experiment={name}", *TINY)
+    assert cfg.pde._target_.lower().endswith(name.replace("_", ""))
+    summary = train(cfg)
+    assert summary["steps"] == 4 and math.isfinite(summary["val/l2_rel"])
+    assert all(math.isfinite(summary[f"train/loss_{t.name}"]) for t in instantiate(cfg.pde).terms())
+
+
+def test_accuracy_script_runs_seeds_tabulates_and_fills_the_readme(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# before\n{BEGIN}\nold table\n{END}\nafter\n")
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    args = ["burgers", "--seeds", "2", "--runs", str(runs), "--out", str(out), "--readme", str(readme)]
+    for o in TINY:
+        args += ["--set", o]
+    proc = subprocess.run([sys.executable, "experiments/accuracy.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads((out / "accuracy.json").read_text())
+    errs = [float(np.load(runs / "burgers" / f"seed{s}" / "solution.npz")["l2_rel"]) for s in (0, 1)]
+    assert errs[0] != errs[1]  # two seeds, two runs
+    assert row["recipe"] == "burgers" and row["seeds"] == 2 and row["steps"] == 4
+    assert row["l2_rel"] == pytest.approx(np.mean(errs)) and row["l2_rel_std"] == pytest.approx(np.std(errs, ddof=1))
+    assert row["command"].startswith("python train.py experiment=burgers") and "seed=" not in row["command"]
+    assert row["published"] == "~4e-5"
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# before\n") and text.endswith(f"{END}\nafter\n")
+    assert (out / "accuracy.md").read_text() in text and (out / "accuracy.csv").stat().st_size > 0
+    # finished runs are read, not rerun
+    stamp = (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime
+    main(["burgers", "--runs", str(runs), "--out", str(out)])
+    assert (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime == stamp
+
+
+def test_accuracy_script_rejects_unknown_recipes_and_readmes_without_markers(tmp_path):
+    with pytest.raises(SystemExit, match=r"unknown recipe.*valid: .*burgers"):
+        main(["burgers_typo", "--runs", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no finished runs"):
+        main(["--read", str(tmp_path)])
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers\n")
+    run = tmp_path / "runs" / "burgers" / "seed0"
+    cfg = compose_cfg(run, "experiment=burgers", *TINY)
+    train(cfg)
+    with pytest.raises(SystemExit, match="markers"):
+        main(["--read", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--readme", str(readme)])
+    assert readme.read_text() == "no markers\n"
