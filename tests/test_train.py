@@ -115,3 +115,12 @@ def test_inverse_problem_learns_its_coefficient(tmp_path):
     with open(next(tmp_path.glob("csv/*/metrics.csv"))) as f:
         assert "pde/nu" in next(csv.reader(f))
     assert "train/loss_data" in summary
+
+
+def test_max_time_ends_the_run_cleanly_with_its_summary_and_solution(tmp_path):
+    """``trainer.max_time`` (Lightning's Timer) stops a run early; the final validation, summary.json and
+    solution.npz are still written."""
+    cfg = compose_cfg(tmp_path, *SHORT, "trainer.max_steps=100000", "trainer.max_time=00:00:00:02")
+    summary = train(cfg)
+    assert 0 < summary["steps"] < 100000 and math.isfinite(summary["val/l2_rel"])
+    assert (tmp_path / "summary.json").is_file() and (tmp_path / "solution.npz").is_file()

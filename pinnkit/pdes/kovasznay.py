@@ -1,6 +1,9 @@
 """Kovasznay flow: steady incompressible Navier-Stokes (Re = 20) on [-0.5, 1] × [-0.5, 1.5], three fields
 (u, v, p): momentum (u·∇)u + ∇p - Δu/Re = 0 and continuity u_x + v_y = 0, Dirichlet data from the exact solution
 u = 1 - e^{λx} cos 2πy, v = λ/(2π) e^{λx} sin 2πy, p = (1 - e^{2λx})/2, λ = Re/2 - sqrt(Re²/4 + 4π²).
+
+The boundary term fixes p as well as u and v: with u, v alone p is determined only up to a constant, and a run
+that is right in u, v (rel L2 1e-3) reported rel L2 7.7 in p (3.9 over all fields) from the offset alone.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class Kovasznay(PDE):
     def terms(self) -> list[Term]:
         return [
             Term("pde", "interior", NEEDS, self.residual),
-            Term("bc", "boundary", ("u", "v"), lambda d, x: d.u[..., :2] - self.exact(x)[..., :2]),
+            Term("bc", "boundary", ("u", "v", "p"), lambda d, x: d.u - self.exact(x)),
         ]
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
