@@ -63,6 +63,23 @@ def test_a_wrong_solution_does_not_zero_the_residual(pde_name):
     assert term.residual(d, x).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("pde_name", CLOSED_FORM)
+def test_every_field_is_pinned_down_not_free_up_to_a_constant(pde_name):
+    """The exact solution plus a constant in any one field violates some term: otherwise that field is determined
+    only up to the constant and its rel L2 is meaningless (Kovasznay's pressure once was)."""
+    pde = PDES[pde_name](**AT_TRUTH.get(pde_name, {})).double()
+    gen = torch.Generator().manual_seed(0)
+    for i, field in enumerate(pde.fields):
+        shift = torch.zeros(len(pde.fields), dtype=torch.float64)
+        shift[i] = 0.5
+        worst = 0.0
+        for term in pde.terms():
+            x = _points(pde, term, 64, gen)
+            d = Autograd()(lambda z, s=shift: pde.exact(z) + s, x, term.needs, axes=pde.axes, fields=pde.fields)
+            worst = max(worst, float(term.residual(d, x).abs().max()))
+        assert worst > 1e-3, f"{pde_name}: {field} + const satisfies every term"
+
+
 def test_heat_exact_values_and_grid():
     pde = Heat(kappa=0.1)
     coords, mesh = pde.grid()
