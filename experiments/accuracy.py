@@ -81,7 +81,7 @@ def read_run(run: Path) -> dict:
         "l2_rel": float(sol["l2_rel"]), "linf": float(sol["linf"]),
         "per_field": {f: float(sol[f"l2_rel_{f}"]) for f in fields},
         "time_s": summary["time_s"], "steps": summary["steps"], "device": summary.get("device"),
-        "date": stamp, "overrides": _overrides(run),
+        "date": stamp, "overrides": _overrides(run), "learned": summary.get("learned") or {},
     }  # fmt: skip
 
 
@@ -109,6 +109,7 @@ def summarize(name: str, runs: list[dict]) -> dict:
         "per_field": {f: statistics.fmean(r["per_field"][f] for r in runs) for f in fields},
         "linf": statistics.fmean(r["linf"] for r in runs), "time_s": statistics.fmean(r["time_s"] for r in runs),
         "steps": runs[0]["steps"], "device": runs[0]["device"], "date": max(r["date"] for r in runs),
+        "learned": {k: statistics.fmean(r["learned"][k] for r in runs) for k in runs[0]["learned"]},
         "published": PUBLISHED.get(name, ("–", ""))[0], "published_by": PUBLISHED.get(name, ("–", ""))[1],
     }  # fmt: skip
 
@@ -129,11 +130,16 @@ def collect(runs_root: Path, names: list[str] | None = None) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        "| recipe | rel L2 (mean ± std) | per field | L∞ | wall time | steps | seeds | published | device, date |",
+        "| recipe | rel L2 (mean ± std) | per field / learned | L∞ | wall time | steps | seeds | published "
+        "| device, date |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per = ", ".join(f"{f} {v:.1e}" for f, v in r["per_field"].items()) if len(r["per_field"]) > 1 else "–"
+        learned = r.get("learned") or {}
+        for k in (k for k in learned if f"{k}_true" in learned):  # inverse problems: learned vs true coefficient
+            value, true = learned[k], learned[f"{k}_true"]
+            per = f"{k} {value:.5g} (true {true:.5g}, {abs(value / true - 1):.2%} off)"
         spread = f" ± {r['l2_rel_std']:.1e}" if r["seeds"] > 1 else ""
         pub = f"{r['published']}, {r['published_by']}" if r["published_by"] else "–"
         lines.append(
@@ -156,8 +162,9 @@ def write(rows: list[dict], out: Path, readme: Path | None) -> str:
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.md").write_text(table)
     (out / "accuracy.json").write_text(json.dumps(rows, indent=2))
-    flat = [{**{k: v for k, v in r.items() if k != "per_field"},
-             **{f"l2_rel_{f}": v for f, v in r["per_field"].items()}} for r in rows]  # fmt: skip
+    flat = [{**{k: v for k, v in r.items() if k not in ("per_field", "learned")},
+             **{f"l2_rel_{f}": v for f, v in r["per_field"].items()},
+             **{f"learned_{k}": v for k, v in (r.get("learned") or {}).items()}} for r in rows]  # fmt: skip
     with open(out / "accuracy.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in flat for k in r)))
         w.writeheader()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from experiments.accuracy import BEGIN, END, main, recipes
+from experiments.accuracy import BEGIN, END, main, markdown, recipes
 from pinnkit.train import train
 from tests.conftest import compose_cfg
 
@@ -75,3 +75,11 @@ def test_accuracy_script_rejects_unknown_recipes_and_readmes_without_markers(tmp
     with pytest.raises(SystemExit, match="markers"):
         main(["--read", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--readme", str(readme)])
     assert readme.read_text() == "no markers\n"
+
+
+def test_inverse_problem_rows_report_the_learned_coefficient_against_the_truth():
+    row = {"recipe": "burgers_inverse", "command": "python train.py experiment=burgers_inverse", "seeds": 1,
+           "l2_rel": 2.7e-3, "l2_rel_std": 0.0, "per_field": {"u": 2.7e-3}, "linf": 1e-2, "time_s": 420.0,
+           "steps": 6000, "device": "cpu", "date": "2026-11-26", "published": "–", "published_by": "",
+           "learned": {"nu": 0.0032070, "nu_true": 0.0031831}}  # fmt: skip
+    assert "nu 0.003207 (true 0.0031831, 0.75% off)" in markdown([row])

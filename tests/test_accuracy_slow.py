@@ -19,8 +19,8 @@ def test_default_config_reaches_1e_4(tmp_path, pde):
 
 
 def test_inverse_burgers_recovers_nu_within_one_percent(tmp_path):
-    """ν from 2000 observations, started at 0.05 (16x too large): Adam 5000 steps, then L-BFGS (0.75% measured)."""
-    summary = train(compose_cfg(tmp_path, "pde=burgers_inverse", "optim.lbfgs_from=5000", "trainer.max_steps=6000",
-                                *QUIET))  # fmt: skip
+    """`python train.py experiment=burgers_inverse`: ν from 2000 observations, started at 0.05 (16x too large),
+    Adam 5000 steps, then L-BFGS (0.75% measured)."""
+    summary = train(compose_cfg(tmp_path, "experiment=burgers_inverse", *QUIET))
     nu, true = summary["learned"]["nu"], summary["learned"]["nu_true"]
     assert abs(nu / true - 1) < 0.01, (nu, true)
