@@ -26,6 +26,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: experiments/ and pinnkit/ importable
+
+from experiments.compare_runs import run_overrides  # noqa: E402
+from pinnkit.train import write_json  # noqa: E402
+
 RECIPES = ROOT / "conf" / "experiment"
 BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
 
@@ -74,23 +79,16 @@ def run_recipe(name: str, seed: int, runs: Path, extra: list[str]) -> Path:
 def read_run(run: Path) -> dict:
     """One run's figures from its ``summary.json`` and ``solution.npz``."""
     summary = json.loads((run / "summary.json").read_text())
-    sol = np.load(run / "solution.npz")
-    fields = [str(f) for f in sol["fields"]]
+    with np.load(run / "solution.npz") as sol:
+        fields = [str(f) for f in sol["fields"]]
+        errors = {"l2_rel": float(sol["l2_rel"]), "linf": float(sol["linf"]),
+                  "per_field": {f: float(sol[f"l2_rel_{f}"]) for f in fields}}  # fmt: skip
     stamp = datetime.fromtimestamp((run / "summary.json").stat().st_mtime, UTC).strftime("%Y-%m-%d")
     return {
-        "l2_rel": float(sol["l2_rel"]), "linf": float(sol["linf"]),
-        "per_field": {f: float(sol[f"l2_rel_{f}"]) for f in fields},
-        "time_s": summary["time_s"], "steps": summary["steps"], "device": summary.get("device"),
-        "date": stamp, "overrides": _overrides(run), "learned": summary.get("learned") or {},
+        **errors, "time_s": summary["time_s"], "steps": summary["steps"], "device": summary.get("device"),
+        "date": stamp, "overrides": run_overrides(run, drop=("hydra.", "logger=", "trainer.enable_progress_bar")),
+        "learned": summary.get("learned") or {},
     }  # fmt: skip
-
-
-def _overrides(run: Path) -> list[str]:
-    import yaml
-
-    path = run / ".hydra" / "overrides.yaml"
-    items = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
-    return [o for o in items if not o.startswith(("hydra.", "logger=", "trainer.enable_progress_bar"))]
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -103,6 +101,7 @@ def summarize(name: str, runs: list[dict]) -> dict:
     fields = list(runs[0]["per_field"])
     first = runs[0]["overrides"]
     command = "python train.py " + " ".join(o for o in first if not o.startswith("seed="))
+    published, by = PUBLISHED.get(name, ("–", ""))
     return {
         "recipe": name, "command": command.strip(), "seeds": len(runs), "l2_rel": mean, "l2_rel_std": std,
         "l2_rel_best": min(r["l2_rel"] for r in runs),
@@ -110,7 +109,7 @@ def summarize(name: str, runs: list[dict]) -> dict:
         "linf": statistics.fmean(r["linf"] for r in runs), "time_s": statistics.fmean(r["time_s"] for r in runs),
         "steps": runs[0]["steps"], "device": runs[0]["device"], "date": max(r["date"] for r in runs),
         "learned": {k: statistics.fmean(r["learned"][k] for r in runs) for k in runs[0]["learned"]},
-        "published": PUBLISHED.get(name, ("–", ""))[0], "published_by": PUBLISHED.get(name, ("–", ""))[1],
+        "published": published, "published_by": by,
     }  # fmt: skip
 
 
@@ -128,6 +127,10 @@ def collect(runs_root: Path, names: list[str] | None = None) -> list[dict]:
     return rows
 
 
+def _versus(name: str, value: float, true: float) -> str:
+    return f"{name} {value:.5g} (true {true:.5g}, {abs(value / true - 1):.2%} off)"
+
+
 def markdown(rows: list[dict]) -> str:
     lines = [
         "| recipe | rel L2 (mean ± std) | per field / learned | L∞ | wall time | steps | seeds | published "
@@ -137,9 +140,10 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         per = ", ".join(f"{f} {v:.1e}" for f, v in r["per_field"].items()) if len(r["per_field"]) > 1 else "–"
         learned = r.get("learned") or {}
-        for k in (k for k in learned if f"{k}_true" in learned):  # inverse problems: learned vs true coefficient
-            value, true = learned[k], learned[f"{k}_true"]
-            per = f"{k} {value:.5g} (true {true:.5g}, {abs(value / true - 1):.2%} off)"
+        # inverse problems: each learned coefficient against its true value
+        coefficients = [_versus(k, learned[k], learned[f"{k}_true"]) for k in learned if f"{k}_true" in learned]
+        if coefficients:
+            per = ", ".join(coefficients)
         spread = f" ± {r['l2_rel_std']:.1e}" if r["seeds"] > 1 else ""
         pub = f"{r['published']}, {r['published_by']}" if r["published_by"] else "–"
         lines.append(
@@ -161,7 +165,7 @@ def write(rows: list[dict], out: Path, readme: Path | None) -> str:
         new_readme = f"{head}{BEGIN}\n{table}{END}{rest.split(END, 1)[1]}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "accuracy.md").write_text(table)
-    (out / "accuracy.json").write_text(json.dumps(rows, indent=2))
+    write_json(out / "accuracy.json", rows)
     flat = [{**{k: v for k, v in r.items() if k not in ("per_field", "learned")},
              **{f"l2_rel_{f}": v for f, v in r["per_field"].items()},
              **{f"learned_{k}": v for k, v in (r.get("learned") or {}).items()}} for r in rows]  # fmt: skip

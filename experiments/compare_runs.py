@@ -20,15 +20,17 @@ from pathlib import Path
 import yaml
 
 
-def _overrides(run: Path) -> list[str]:
+def run_overrides(run: Path, drop: tuple[str, ...] = ("hydra", "logger")) -> list[str]:
+    """The command-line overrides of the Hydra run in ``run`` (``.hydra/overrides.yaml``; none if it is missing),
+    less those starting with ``drop``."""
     path = run / ".hydra" / "overrides.yaml"
-    items = yaml.safe_load(path.read_text()) or [] if path.is_file() else []
-    return [o for o in items if not o.startswith(("hydra", "logger"))]
+    items = (yaml.safe_load(path.read_text()) or []) if path.is_file() else []
+    return [o for o in items if not o.startswith(drop)]
 
 
 def _labels(runs: list[Path], summaries: list[dict]) -> list[str]:
     """Each run's overrides less those shared by every run of the sweep (what varies); else pde and backend."""
-    items = [_overrides(r) for r in runs]
+    items = [run_overrides(r) for r in runs]
     common = set.intersection(*(set(i) for i in items)) if items else set()
     return [
         " ".join(o for o in i if o not in common) or f"{s.get('pde')} {s.get('derivative')}"
