@@ -28,7 +28,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-BACKENDS = ("plain", "autograd", "batched_grad", "functional", "func", "func_fwd", "taylor", "taylor+compile")
+BACKENDS = ("plain", "autograd", "batched_grad", "functional", "func", "func_fwd", "taylor", "taylor+compile",
+            "taylor+cudagraph")
+# "taylor+cudagraph": compiled with mode="reduce-overhead" (CUDA graphs); on CPU it is the same as taylor+compile
+COMPILED = {"compile": {"compile": True}, "cudagraph": {"compile": True, "compile_mode": "reduce-overhead"}}
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ PRESETS = {
         Case("full", 3, 3, 16384, 128, 4),
     ],
 }
+PRESETS["gpu-core"] = PRESETS["gpu"][:3]  # the three bars (heat, Laplacian d=2 and d=10) alone
 PRESETS["smoke"] = [Case("heat", 2, 1, 64, 8, 2), Case("laplace", 3, 1, 64, 8, 2), Case("full", 3, 3, 32, 8, 2)]
 
 
@@ -137,7 +141,7 @@ def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype
             torch.autograd.grad(loss, params)
     else:
         name, _, comp = backend.partition("+")
-        b = get_backend(name, compile=bool(comp))
+        b = get_backend(name, **COMPILED.get(comp, {}))
 
         def step():
             out = b(net, x, case.needs, axes=case.axes, fields=case.fields)
@@ -196,12 +200,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS), help="case list (default: the device's)")
-    p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    p.add_argument("--backends", nargs="+", default=None, choices=BACKENDS,
+                   help="default: all (on CPU all but taylor+cudagraph, which needs CUDA)")  # fmt: skip
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = p.parse_args(argv)
+    if args.backends is None:
+        cuda = args.device.startswith("cuda")
+        args.backends = [b for b in BACKENDS if cuda or b != "taylor+cudagraph"]
     if "plain" not in args.backends or "autograd" not in args.backends:
         p.error("--backends must include plain and autograd (the ratios are taken to them)")
     if args.threads:

@@ -226,9 +226,16 @@ class PINNModule(L.LightningModule):
             return loss
         return r.square().mean()
 
+    def logging_step(self) -> bool:
+        """Whether Lightning writes this step's logged values to the loggers: it does so after steps ``k·n - 1``
+        (``n = trainer.log_every_n_steps``), under the step's own number. Values logged on other steps would
+        wait and be written up to ``n - 1`` steps late under a later step's number."""
+        every = self.trainer.log_every_n_steps
+        return every > 0 and (self.global_step + 1) % every == 0
+
     def training_step(self, batch: int, batch_idx: int) -> Tensor:
         pts = self.batch_points(self.global_step)
-        logging = self.global_step % self.trainer.log_every_n_steps == 0
+        logging = self.logging_step()
         self._loss_ms = None
         self._time_losses = logging  # the losses (values, derivatives, residuals) are timed on logging steps only
         loss, losses = self.optimizer_step_on(pts)
@@ -347,7 +354,7 @@ class PINNModule(L.LightningModule):
         if self.in_lbfgs(self.global_step):  # L-BFGS's closure already synced; check now
             self.check_finite()
             return False
-        if self.global_step % self.trainer.log_every_n_steps == 0:
+        if self.logging_step():
             self.check_finite()
         return False
 

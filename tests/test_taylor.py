@@ -114,16 +114,22 @@ def test_keeps_the_graph_to_parameters_and_trains():
     torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-12)
 
 
-def test_compiled_matches_eager():
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])  # CUDA graphs: on CPU the mode's fallback
+def test_compiled_matches_eager(mode):
     torch.manual_seed(4)
     net = MLP(2, 1, 8, 2, "tanh", False)
     x = torch.rand(64, 2)
     eager = Taylor()(net, x, ("u_t", "u_xx"), axes=("t", "x"))
-    compiled = Taylor(compile=True)(net, x, ("u_t", "u_xx"), axes=("t", "x"))
+    compiled = Taylor(compile=True, compile_mode=mode)(net, x, ("u_t", "u_xx"), axes=("t", "x"))
     for n in ("u", "u_t", "u_xx"):
         torch.testing.assert_close(compiled[n], eager[n], rtol=1e-5, atol=1e-6)
     compiled["u_xx"].sum().backward()
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_unknown_compile_mode_names_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown compile_mode 'fast'.*reduce-overhead"):
+        Taylor(compile=True, compile_mode="fast")
 
 
 def test_compile_switch_refused_where_double_backward_is_needed():

@@ -77,6 +77,45 @@ def test_checks_reject_batchnorm_at_start(tmp_path):
         trainer.fit(module)
 
 
+def test_logged_values_are_written_under_the_step_that_computed_them(tmp_path):
+    """Lightning writes logged values after steps k·n - 1 (n = log_every_n_steps); values logged on other steps
+    were written up to n - 1 steps late under a later step's number (the step-0 loss appeared as step n - 1)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.loggers.logger import Logger
+
+    class Record(Logger):
+        name, version = "record", 0
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[tuple[int, dict]] = []
+
+        def log_hyperparams(self, *args, **kwargs) -> None:
+            pass
+
+        def log_metrics(self, metrics, step=None) -> None:
+            self.rows.append((step, dict(metrics)))
+
+    class Returned(Callback):  # the loss each step's training_step returned, by step
+        def __init__(self) -> None:
+            self.loss: dict[int, float] = {}
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+            self.loss[trainer.global_step - 1] = float(outputs["loss"])
+
+    module = build(compose_cfg(tmp_path, *SHORT))
+    record, returned = Record(), Returned()
+    trainer = L.Trainer(max_steps=9, log_every_n_steps=3, logger=record, callbacks=[returned], limit_val_batches=0,
+                        enable_checkpointing=False, enable_progress_bar=False, inference_mode=False)  # fmt: skip
+    trainer.fit(module)
+    logged = {step: m["train/loss"] for step, m in record.rows if "train/loss" in m}
+    assert sorted(logged) == [2, 5, 8]
+    assert len(set(returned.loss.values())) == 9  # the loss changes every step: a stale value could not match
+    for step, value in logged.items():
+        assert value == pytest.approx(returned.loss[step], rel=1e-6)
+
+
 def test_wandb_offline_run(tmp_path):
     cfg = compose_cfg(tmp_path, "logger=wandb", *SHORT)
     train(cfg)

@@ -23,6 +23,7 @@ from .base import Backend, PointwiseFn, Request, UnsupportedRequest
 from .jet import ChannelSpec, Jet
 
 GENERIC_BACKENDS = "autograd, batched_grad, functional, func, func_fwd"
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class UnsupportedModule(UnsupportedRequest):
@@ -99,8 +100,15 @@ class Taylor(Backend):
     compilable = True
     any_callable = False
 
-    def __init__(self, compile: bool = False) -> None:
+    def __init__(self, compile: bool = False, compile_mode: str = "default") -> None:
+        """``compile_mode`` is ``torch.compile``'s mode: ``default``, ``reduce-overhead`` (CUDA graphs: one launch
+        replays the whole jet graph, for GPU steps bound by kernel launches; ignored on CPU),
+        ``max-autotune`` or ``max-autotune-no-cudagraphs``."""
         super().__init__(compile)
+        if compile_mode not in COMPILE_MODES:
+            raise ValueError(f"unknown compile_mode {compile_mode!r}; valid: {list(COMPILE_MODES)}")
+        self.compile_mode = compile_mode
+        self._graphs = compile and compile_mode in ("reduce-overhead", "max-autotune")
         self._fns: dict[ChannelSpec, Callable[[nn.Module, Tensor], Tensor]] = {}
 
     def _fn(self, spec: ChannelSpec) -> Callable[[nn.Module, Tensor], Tensor]:
@@ -110,8 +118,8 @@ class Taylor(Backend):
             def fn(f: nn.Module, x: Tensor) -> Tensor:
                 return _run(f, x, spec)
 
-            if self.compile:
-                fn = torch.compile(fn, dynamic=False)  # one static graph per point count: training never changes it
+            if self.compile:  # one static graph per point count: training never changes it
+                fn = torch.compile(fn, dynamic=False, mode=None if self.compile_mode == "default" else self.compile_mode)
             self._fns[spec] = fn
         return fn
 
@@ -124,6 +132,10 @@ class Taylor(Backend):
         d = x.shape[-1]
         spec = spec_for(req, d)
         data = self._fn(spec)(f, x)  # (C, N, m)
+        if self._graphs and not torch.is_grad_enabled():
+            # CUDA graphs reuse their output memory at the next call unless a backward is pending (training); an
+            # evaluation in chunks must not see its earlier chunks overwritten
+            data = data.clone()
         idx = spec.index
         u = data[0]
         entries: dict = {}
