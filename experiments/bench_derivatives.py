@@ -28,8 +28,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-BACKENDS = ("plain", "autograd", "batched_grad", "functional", "func", "func_fwd", "taylor", "taylor+compile",
-            "taylor+cudagraph")
+BACKENDS = (
+    "plain",
+    "autograd",
+    "batched_grad",
+    "functional",
+    "func",
+    "func_fwd",
+    "taylor",
+    "taylor+compile",
+    "taylor+cudagraph",
+)
 # "taylor+cudagraph": compiled with mode="reduce-overhead" (CUDA graphs); on CPU it is the same as taylor+compile
 COMPILED = {"compile": {"compile": True}, "cudagraph": {"compile": True, "compile_mode": "reduce-overhead"}}
 

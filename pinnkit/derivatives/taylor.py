@@ -119,7 +119,8 @@ class Taylor(Backend):
                 return _run(f, x, spec)
 
             if self.compile:  # one static graph per point count: training never changes it
-                fn = torch.compile(fn, dynamic=False, mode=None if self.compile_mode == "default" else self.compile_mode)
+                mode = None if self.compile_mode == "default" else self.compile_mode
+                fn = torch.compile(fn, dynamic=False, mode=mode)
             self._fns[spec] = fn
         return fn
 
