@@ -3,6 +3,7 @@
     python experiments/accuracy.py burgers                    # one recipe, seed 0
     python experiments/accuracy.py burgers allen_cahn --seeds 3
     python experiments/accuracy.py --read runs/accuracy       # tabulate finished runs only
+    python experiments/accuracy.py --read runs/cpu --read runs/gpu   # one table, rows from both (device column)
     python experiments/accuracy.py burgers --set trainer.max_steps=100   # extra overrides for every run
 
 Each run is ``python train.py experiment=<name> seed=<k> logger=csv`` in its own subprocess, written to
@@ -114,10 +115,11 @@ def summarize(name: str, runs: list[dict]) -> dict:
 
 
 def collect(runs_root: Path, names: list[str] | None = None) -> list[dict]:
-    """Rows for every recipe with finished runs under ``runs_root`` (or only ``names``)."""
+    """Rows for every recipe with finished runs under ``runs_root`` (or only ``names``); other folders are skipped."""
     rows = []
+    wanted = set(names or recipes())
     for recipe in sorted(p for p in runs_root.iterdir() if p.is_dir()) if runs_root.is_dir() else []:
-        if names and recipe.name not in names:
+        if recipe.name not in wanted:
             continue
         done = [read_run(r) for r in sorted(recipe.glob("seed*")) if finished(r)]
         if done:
@@ -185,21 +187,28 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("recipes", nargs="*", help=f"recipe names (conf/experiment/*.yaml): {', '.join(recipes())}")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per recipe")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "accuracy", help="where the runs are written")
-    p.add_argument("--read", type=Path, default=None, help="only tabulate the finished runs under this directory")
+    p.add_argument(
+        "--read",
+        type=Path,
+        action="append",
+        default=[],
+        help="only tabulate the finished runs under this directory (repeatable: rows from each)",
+    )
     p.add_argument("--force", action="store_true", help="rerun runs that already finished")
     p.add_argument("--set", dest="extra", action="append", default=[], help="extra override for every run")
     p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
     p.add_argument("--readme", type=Path, default=None, help="also put the table into this README")
     args = p.parse_args(argv)
-    if args.read is None and not args.recipes:
+    if not args.read and not args.recipes:
         p.error("name recipes to run, or --read a directory of finished runs")
     check_names(args.recipes)
-    if args.read is None:
+    if not args.read:
         for name in args.recipes:
             for seed in range(args.seeds):
                 if args.force or not finished(run_dir(args.runs, name, seed)):
                     run_recipe(name, seed, args.runs, args.extra)
-    print(write(collect(args.read or args.runs, args.recipes or None), args.out, args.readme))
+    rows = [row for root in args.read or [args.runs] for row in collect(root, args.recipes or None)]
+    print(write(rows, args.out, args.readme))
 
 
 if __name__ == "__main__":
