@@ -87,7 +87,7 @@ def run_pinnkit(args, backend: str) -> dict:
         "optim.optimizer.lr=1e-3", "optim.scheduler=null", f"optim.lbfgs_from={args.adam}",
         f"trainer.max_steps={args.adam + args.lbfgs}", f"trainer.val_check_interval={args.adam + args.lbfgs}",
         "trainer.enable_progress_bar=false", "logger=csv", "checks=false", f"seed={args.seed}",
-        f"threads={args.threads}", f"derivative={backend}",
+        f"threads={args.threads}", f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}",
     ]  # fmt: skip
     if backend == "taylor":
         overrides.append("derivative.compile=true")
@@ -229,6 +229,12 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--steps-per-batch",
+        type=int,
+        default=10,
+        help="pinnkit optimizer steps per Lightning batch (steps_per_batch; 1: one step per batch)",
+    )
     p.add_argument("--repeats", type=int, default=3, help="runs per library, interleaved; the median is reported")
     p.add_argument("--libs", default=",".join(RUNNERS), help=f"comma-separated, from {RUNNERS}")
     p.add_argument("--quick", action="store_true", help="60 Adam + 2 L-BFGS steps, pinnkit-autograd only")
@@ -243,6 +249,7 @@ def main() -> None:
         return
     if args.quick:
         args.adam, args.lbfgs, args.eval_every, args.libs, args.repeats = 60, 2, 20, "pinnkit-autograd", 1
+        args.steps_per_batch = 2
     libs = [name.strip() for name in args.libs.split(",") if name.strip()]
     unknown = set(libs) - set(RUNNERS)
     if unknown:
@@ -256,7 +263,7 @@ def main() -> None:
     for _ in range(args.repeats):  # interleaved, so a noisy stretch of the machine hits every library alike
         for name in libs:
             cmd = [sys.executable, __file__, "--worker", name, *(f"--{k.replace('_', '-')}={getattr(args, k)}"
-                   for k in ("adam", "lbfgs", "eval_every", "threads", "seed"))]  # fmt: skip
+                   for k in ("adam", "lbfgs", "eval_every", "threads", "seed", "steps_per_batch"))]  # fmt: skip
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import LearningRateMonitor
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -38,6 +39,16 @@ class Ticks(IterableDataset):
     def __iter__(self) -> Iterator[int]:
         while True:
             yield 0
+
+
+class StepsPerBatch(L.Callback):
+    """For ``steps_per_batch = K > 1``: at each batch start, before the other callbacks look, advances Lightning's
+    logging counter (``fit_loop.epoch_loop._batches_that_stepped``, which it adds 1 to per batch) by the batch's
+    extra steps. Log cadence (``log_every_n_steps``, the LR monitor) and logged step numbers then count optimizer
+    steps, as with one step per batch. ``train`` puts it first in the callbacks."""
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: PINNModule, batch: object, batch_idx: int) -> None:
+        trainer.fit_loop.epoch_loop._batches_that_stepped += module.steps_this_batch() - 1
 
 
 class PINNModule(L.LightningModule):
@@ -70,6 +81,7 @@ class PINNModule(L.LightningModule):
         balance: Mapping[str, float] | None = None,
         causal: Mapping[str, float] | None = None,
         fuse_terms: bool = True,
+        steps_per_batch: int = 1,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False  # two optimizer phases (Adam, then L-BFGS), clipping, skipping
@@ -125,6 +137,9 @@ class PINNModule(L.LightningModule):
             )
         self._causal_w: Tensor | None = None
         self.fuse_terms = fuse_terms
+        if int(steps_per_batch) < 1:
+            raise ValueError(f"steps_per_batch must be >= 1, got {steps_per_batch}")
+        self.steps_per_batch = int(steps_per_batch)
         self._batch: tuple[int, dict[str, Tensor]] | None = None
         self._val: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
@@ -233,7 +248,29 @@ class PINNModule(L.LightningModule):
         every = self.trainer.log_every_n_steps
         return every > 0 and (self.global_step + 1) % every == 0
 
+    def steps_this_batch(self) -> int:
+        """``steps_per_batch``, capped so that the run ends exactly at ``trainer.max_steps``."""
+        n = self.steps_per_batch
+        if self._trainer is not None and self.trainer.max_steps > 0:
+            n = max(1, min(n, self.trainer.max_steps - self.global_step))
+        return n
+
     def training_step(self, batch: int, batch_idx: int) -> Tensor:
+        """``steps_this_batch()`` optimizer steps, each exactly as with one step per batch (own points, own log).
+
+        Several steps per Lightning batch spread the loop's per-batch cost (hooks, callbacks, logger connector:
+        ~1 ms on a CPU) over them. :class:`StepsPerBatch` keeps Lightning's logging counter in optimizer steps.
+        """
+        n = self.steps_this_batch()
+        for i in range(n):
+            if i and self.trainer.should_stop:  # the non-finite guard stopped the run: count only steps taken
+                self.trainer.fit_loop.epoch_loop._batches_that_stepped -= n - i
+                break
+            loss = self.one_step()
+        return loss
+
+    def one_step(self) -> Tensor:
+        """One optimizer step on the current step's points, with the logging of logging steps."""
         pts = self.batch_points(self.global_step)
         logging = self.logging_step()
         self._loss_ms = None
@@ -426,6 +463,17 @@ class PINNModule(L.LightningModule):
             )
 
     def on_fit_start(self) -> None:
+        kinds = [type(c) for c in self.trainer.callbacks]
+        if self.steps_per_batch > 1 and (
+            StepsPerBatch not in kinds
+            or kinds.index(StepsPerBatch)
+            > min((i for i, k in enumerate(kinds) if issubclass(k, LearningRateMonitor)), default=len(kinds))
+        ):
+            raise ValueError(
+                f"steps_per_batch={self.steps_per_batch} needs pinnkit.module.StepsPerBatch() among the trainer's "
+                "callbacks, before any LearningRateMonitor (train() puts it first), else logged step numbers and "
+                "the log cadence would count batches"
+            )
         self.check_shapes()  # before the sanity validation, which would otherwise fail first and cryptically
 
     def on_train_start(self) -> None:

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .checkpoints import check_matches, read_checkpoint
 from .loggers import finish, make_logger, run_metadata
-from .module import NonFiniteLossError, PINNModule
+from .module import NonFiniteLossError, PINNModule, StepsPerBatch
 from .nets.constrained import Constrained
 from .plots import SolutionPlots, save_solution
 
@@ -63,10 +63,31 @@ def build(cfg: DictConfig) -> PINNModule:
         balance=cfg.get("balance"),
         causal=cfg.get("causal"),
         fuse_terms=cfg.get("fuse_terms", True),
+        steps_per_batch=int(cfg.get("steps_per_batch", 1)),
     )
     if str(cfg.trainer.get("precision", "")).startswith("64"):
         module.double()  # float64 from the start, so a checkpoint restored into it is not rounded to float32
     return module
+
+
+def batch_cadence(cfg: DictConfig) -> dict[str, int]:
+    """Trainer arguments counted in Lightning batches for ``steps_per_batch = K`` optimizer steps per batch:
+    ``val_check_interval`` (given in steps) becomes steps / K. Log cadence stays in steps (the module advances
+    Lightning's logging counter per step). Both must be multiples of K, else a ``ValueError`` says so."""
+    k = int(cfg.get("steps_per_batch", 1))
+    if k < 1:
+        raise ValueError(f"steps_per_batch must be >= 1, got {k}")
+    if k == 1:
+        return {}
+    given = {"trainer.val_check_interval": cfg.trainer.get("val_check_interval"),
+             "trainer.log_every_n_steps": cfg.trainer.get("log_every_n_steps", 50)}  # fmt: skip
+    bad = [f"{name}={v}" for name, v in given.items() if not isinstance(v, int) or v % k]
+    if bad:
+        raise ValueError(
+            f"steps_per_batch={k} runs {k} optimizer steps per Lightning batch, so {' and '.join(bad)} must be "
+            f"whole multiples of {k} (they count optimizer steps)"
+        )
+    return {"val_check_interval": given["trainer.val_check_interval"] // k}
 
 
 LOW_PRECISION = ("16", "bf16")
@@ -150,12 +171,13 @@ def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", monitor="val/l2_rel", mode="min", save_last=True, filename="best"
     )
-    callbacks: list[L.Callback] = [checkpoint, LearningRateMonitor("step"), SolutionPlots(run_dir / "plots"),
-                                   *extra_callbacks]  # fmt: skip
+    callbacks: list[L.Callback] = [StepsPerBatch(), checkpoint, LearningRateMonitor("step"),
+                                   SolutionPlots(run_dir / "plots"), *extra_callbacks]  # fmt: skip
     if cfg.trainer.get("enable_progress_bar", True):  # redrawing every step costs PINN steps ~30% on CPU
         callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.get("progress_refresh", 1))))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
+        **batch_cadence(cfg),
         logger=loggers,
         callbacks=callbacks,
         default_root_dir=str(run_dir),

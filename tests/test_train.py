@@ -116,6 +116,35 @@ def test_logged_values_are_written_under_the_step_that_computed_them(tmp_path):
         assert value == pytest.approx(returned.loss[step], rel=1e-6)
 
 
+def test_several_steps_per_batch_train_and_log_exactly_as_one(tmp_path):
+    """steps_per_batch=3: the same losses at the same logged steps, validation on the same steps, the same count."""
+    base = ["trainer.max_steps=12", "trainer.val_check_interval=6", "trainer.log_every_n_steps=3",
+            "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "optim.lbfgs_from=9"]  # fmt: skip
+    keys = ("train/loss", "val/l2_rel", "lr-Adam")
+    rows = {}
+    for k in (1, 3):
+        run = tmp_path / f"k{k}"
+        summary = train(compose_cfg(run, *base, f"steps_per_batch={k}"))
+        assert summary["steps"] == 12
+        rows[k] = [(r["step"], key, float(r[key])) for r in read_metrics(run) for key in keys if r.get(key)]
+    assert [s for s, key, _ in rows[1] if key == "train/loss"] == ["2", "5", "8", "11"]  # Adam and L-BFGS steps
+    assert [(s, key) for s, key, _ in rows[3]] == [(s, key) for s, key, _ in rows[1]]
+    for (_, _, v3), (_, _, v1) in zip(rows[3], rows[1], strict=True):
+        assert v3 == pytest.approx(v1, rel=1e-6)
+
+
+def test_steps_per_batch_needs_cadences_in_whole_batches_and_its_callback(tmp_path):
+    import lightning as L
+
+    with pytest.raises(ValueError, match=r"steps_per_batch=4.*val_check_interval=2.*multiples of 4"):
+        train(compose_cfg(tmp_path, *SHORT, "steps_per_batch=4"))
+    module = build(compose_cfg(tmp_path, *SHORT, "steps_per_batch=2"))
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        inference_mode=False)  # fmt: skip
+    with pytest.raises(ValueError, match="StepsPerBatch"):
+        trainer.fit(module)
+
+
 def test_wandb_offline_run(tmp_path):
     cfg = compose_cfg(tmp_path, "logger=wandb", *SHORT)
     train(cfg)
