@@ -82,6 +82,7 @@ class PINNModule(L.LightningModule):
         causal: Mapping[str, float] | None = None,
         fuse_terms: bool = True,
         steps_per_batch: int = 1,
+        compile_step: bool = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False  # two optimizer phases (Adam, then L-BFGS), clipping, skipping
@@ -140,6 +141,13 @@ class PINNModule(L.LightningModule):
         if int(steps_per_batch) < 1:
             raise ValueError(f"steps_per_batch must be >= 1, got {steps_per_batch}")
         self.steps_per_batch = int(steps_per_batch)
+        if compile_step and derivative.uses_autograd:
+            raise ValueError(
+                f"compile_step=true compiles the whole loss, derivatives included; backend {derivative.name!r} "
+                "takes nested reverse-mode derivatives, which torch.compile cannot differentiate again. Use "
+                "derivative=taylor, or compile_step=false"
+            )
+        self._compiled_terms = torch.compile(self.term_losses, dynamic=False) if compile_step else None
         self._batch: tuple[int, dict[str, Tensor]] | None = None
         self._val: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
@@ -232,14 +240,30 @@ class PINNModule(L.LightningModule):
     def term_loss(self, term: Term, x: Tensor, causal: bool = False, d: Derivatives | None = None) -> Tensor:
         """Mean square residual of ``term`` at points ``x (..., d)``; causally weighted over time chunks for the
         interior term when ``causal`` and the run asks for it (``causal.chunks > 0``)."""
+        loss, weights = self._term_loss(term, x, causal, d)
+        if weights is not None:
+            self._causal_w = weights
+        return loss
+
+    def _term_loss(self, term: Term, x: Tensor, causal: bool, d: Derivatives | None) -> tuple[Tensor, Tensor | None]:
+        """``term_loss`` without side effects: ``(loss, causal chunk weights or None)``."""
         r = self.residual(term, x, d)
         if causal and self.causal["chunks"] and term.region == "interior":
             i = self.pde.axes.index(self.pde.domain.time)
             lo, hi = self.pde.domain.lower[i], self.pde.domain.upper[i]
-            loss, self._causal_w = causal_loss(r, x[..., i].reshape(-1), lo, hi, int(self.causal["chunks"]),
-                                               float(self.causal["eps"]))  # fmt: skip
-            return loss
-        return r.square().mean()
+            return causal_loss(r, x[..., i].reshape(-1), lo, hi, int(self.causal["chunks"]), float(self.causal["eps"]))
+        return r.square().mean(), None
+
+    def term_losses(self, pts: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], Tensor | None]:
+        """Every term's loss at its points ``pts[name]`` (one fused derivative call) and the causal chunk weights
+        (None without causal weighting): a pure function of the points and parameters, which ``compile_step``
+        compiles whole (derivatives, residuals, means: one forward graph and one backward)."""
+        derivs = self.derivatives(pts)
+        losses, weights = {}, None
+        for t in self.terms:
+            losses[t.name], w = self._term_loss(t, pts[t.name], True, derivs[t.name])
+            weights = w if w is not None else weights
+        return losses, weights
 
     def logging_step(self) -> bool:
         """Whether Lightning writes this step's logged values to the loggers: it does so after steps ``k·n - 1``
@@ -309,8 +333,9 @@ class PINNModule(L.LightningModule):
         Weights: the configured ``loss_weights`` times the grad-norm weights (1 unless ``balance.every > 0``),
         which are updated first on the balancing cadence (Adam phase only; under DDP from rank-mean norms).
         """
-        derivs = self.derivatives(pts)
-        losses = {t.name: self.term_loss(t, pts[t.name], causal=True, d=derivs[t.name]) for t in self.terms}
+        losses, weights = (self._compiled_terms or self.term_losses)(pts)
+        if weights is not None:
+            self._causal_w = weights
         step = self.global_step
         if (
             self.balancer is not None

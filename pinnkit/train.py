@@ -64,6 +64,7 @@ def build(cfg: DictConfig) -> PINNModule:
         causal=cfg.get("causal"),
         fuse_terms=cfg.get("fuse_terms", True),
         steps_per_batch=int(cfg.get("steps_per_batch", 1)),
+        compile_step=bool(cfg.get("compile_step", False)),
     )
     if str(cfg.trainer.get("precision", "")).startswith("64"):
         module.double()  # float64 from the start, so a checkpoint restored into it is not rounded to float32

@@ -145,6 +145,18 @@ def test_steps_per_batch_needs_cadences_in_whole_batches_and_its_callback(tmp_pa
         trainer.fit(module)
 
 
+def test_compile_step_trains_as_the_eager_step_and_refuses_autograd(tmp_path):
+    losses = {}
+    for flag in ("false", "true"):
+        run = tmp_path / flag
+        train(compose_cfg(run, *SHORT, "derivative=taylor", f"compile_step={flag}"))
+        losses[flag] = [float(r["train/loss"]) for r in read_metrics(run) if r.get("train/loss")]
+    assert len(losses["true"]) == 4
+    assert losses["true"] == pytest.approx(losses["false"], rel=1e-5)
+    with pytest.raises(ValueError, match=r"compile_step=true.*'autograd'.*derivative=taylor"):
+        train(compose_cfg(tmp_path / "bad", *SHORT, "derivative=autograd", "compile_step=true"))
+
+
 def test_wandb_offline_run(tmp_path):
     cfg = compose_cfg(tmp_path, "logger=wandb", *SHORT)
     train(cfg)
