@@ -227,7 +227,7 @@ def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]
         return summary
     finally:
         finish(logger)
-        if cfg.derivative.get("compile"):
+        if cfg.derivative.get("compile") or cfg.get("compile_step"):
             torch._dynamo.reset()  # a multirun's next job starts without this job's compiled graphs
 
 
