@@ -32,7 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 NU = 0.01 / math.pi
 TARGET = 1e-2
-RUNNERS = ("pinnkit-autograd", "pinnkit-taylor", "deepxde", "pina")
+RUNNERS = ("pinnkit-autograd", "pinnkit-taylor", "pinnkit-taylor-step", "deepxde", "pina")
 
 
 # ---- shared: the reference grid and a pausable tracker -------------------------------------------------------
@@ -75,7 +75,9 @@ class Tracker:
 
 
 # ---- one library per subprocess --------------------------------------------------------------------------------
-def run_pinnkit(args, backend: str) -> dict:
+def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
+    """pinnkit's run; ``taylor`` compiles the jets (``derivative.compile``), or with ``whole_step`` the whole loss
+    (``compile_step``)."""
     import lightning as L
     from hydra import compose, initialize_config_dir
 
@@ -90,7 +92,7 @@ def run_pinnkit(args, backend: str) -> dict:
         f"threads={args.threads}", f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}",
     ]  # fmt: skip
     if backend == "taylor":
-        overrides.append("derivative.compile=true")
+        overrides.append("compile_step=true" if whole_step else "derivative.compile=true")
     holder: dict = {}
 
     class Track(L.Callback):
@@ -244,6 +246,7 @@ def main() -> None:
     if args.worker:
         run = {"pinnkit-autograd": lambda: run_pinnkit(args, "autograd"),
                "pinnkit-taylor": lambda: run_pinnkit(args, "taylor"),
+               "pinnkit-taylor-step": lambda: run_pinnkit(args, "taylor", whole_step=True),
                "deepxde": lambda: run_deepxde(args), "pina": lambda: run_pina(args)}[args.worker]  # fmt: skip
         print("RESULT " + json.dumps(run()))
         return
