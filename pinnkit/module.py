@@ -239,11 +239,9 @@ class PINNModule(L.LightningModule):
 
     def term_loss(self, term: Term, x: Tensor, causal: bool = False, d: Derivatives | None = None) -> Tensor:
         """Mean square residual of ``term`` at points ``x (..., d)``; causally weighted over time chunks for the
-        interior term when ``causal`` and the run asks for it (``causal.chunks > 0``)."""
-        loss, weights = self._term_loss(term, x, causal, d)
-        if weights is not None:
-            self._causal_w = weights
-        return loss
+        interior term when ``causal`` and the run asks for it (``causal.chunks > 0``; the chunk weights come with
+        :meth:`term_losses`)."""
+        return self._term_loss(term, x, causal, d)[0]
 
     def _term_loss(self, term: Term, x: Tensor, causal: bool, d: Derivatives | None) -> tuple[Tensor, Tensor | None]:
         """``term_loss`` without side effects: ``(loss, causal chunk weights or None)``."""
@@ -489,11 +487,8 @@ class PINNModule(L.LightningModule):
 
     def on_fit_start(self) -> None:
         kinds = [type(c) for c in self.trainer.callbacks]
-        if self.steps_per_batch > 1 and (
-            StepsPerBatch not in kinds
-            or kinds.index(StepsPerBatch)
-            > min((i for i, k in enumerate(kinds) if issubclass(k, LearningRateMonitor)), default=len(kinds))
-        ):
+        first_lr = next((i for i, k in enumerate(kinds) if issubclass(k, LearningRateMonitor)), len(kinds))
+        if self.steps_per_batch > 1 and (StepsPerBatch not in kinds or kinds.index(StepsPerBatch) > first_lr):
             raise ValueError(
                 f"steps_per_batch={self.steps_per_batch} needs pinnkit.module.StepsPerBatch() among the trainer's "
                 "callbacks, before any LearningRateMonitor (train() puts it first), else logged step numbers and "

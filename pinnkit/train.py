@@ -71,13 +71,10 @@ def build(cfg: DictConfig) -> PINNModule:
     return module
 
 
-def batch_cadence(cfg: DictConfig) -> dict[str, int]:
-    """Trainer arguments counted in Lightning batches for ``steps_per_batch = K`` optimizer steps per batch:
-    ``val_check_interval`` (given in steps) becomes steps / K. Log cadence stays in steps (the module advances
-    Lightning's logging counter per step). Both must be multiples of K, else a ``ValueError`` says so."""
-    k = int(cfg.get("steps_per_batch", 1))
-    if k < 1:
-        raise ValueError(f"steps_per_batch must be >= 1, got {k}")
+def batch_cadence(cfg: DictConfig, k: int) -> dict[str, int]:
+    """Trainer arguments counted in Lightning batches for ``k`` optimizer steps per batch (the module's validated
+    ``steps_per_batch``): ``val_check_interval`` (given in steps) becomes steps / k. Log cadence stays in steps (the
+    module advances Lightning's logging counter per step). Both must be multiples of k, else a ``ValueError``."""
     if k == 1:
         return {}
     given = {"trainer.val_check_interval": cfg.trainer.get("val_check_interval"),
@@ -178,7 +175,7 @@ def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]
         callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.get("progress_refresh", 1))))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        **batch_cadence(cfg),
+        **batch_cadence(cfg, module.steps_per_batch),
         logger=loggers,
         callbacks=callbacks,
         default_root_dir=str(run_dir),
