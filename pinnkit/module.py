@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from .derivatives import Backend, Derivatives
-from .derivatives.base import is_derivative_name
+from .derivatives.base import Request, is_derivative_name, make_request
 from .derivatives.checks import check_pointwise, check_reaches_params
 from .pdes import PDE, Term
 from .sampling import SAMPLERS, adaptive_choice
@@ -138,6 +138,12 @@ class PINNModule(L.LightningModule):
             )
         self._causal_w: Tensor | None = None
         self.fuse_terms = fuse_terms
+        # every derivative request of the run, parsed once: the step (compiled with compile_step) only looks up
+        self._fused_needs = tuple(dict.fromkeys(n for t in self.terms for n in t.needs))
+        self.requests: dict[tuple[str, ...], Request] = {
+            needs: make_request(needs, pde.fields, pde.axes)
+            for needs in [self._fused_needs, *(t.needs for t in self.terms)]
+        }
         if int(steps_per_batch) < 1:
             raise ValueError(f"steps_per_batch must be >= 1, got {steps_per_batch}")
         self.steps_per_batch = int(steps_per_batch)
@@ -209,7 +215,7 @@ class PINNModule(L.LightningModule):
         """``term``'s residual at points ``x (..., d)``: ``(...,)`` or ``(..., k)`` (``d``: derivatives at ``x``
         already computed)."""
         if d is None:
-            d = self.derivative(self.net, x, term.needs, axes=self.pde.axes, fields=self.pde.fields)
+            d = self.derivative(self.net, x, self.requests[term.needs])
         return term.residual(d, x)
 
     def derivatives(self, pts: Mapping[str, Tensor]) -> dict[str, Derivatives]:
@@ -219,12 +225,10 @@ class PINNModule(L.LightningModule):
         the terms' needs, split back per term: one network pass instead of one per term (initial and boundary
         points get the interior's derivatives too, a few percent more work, far less per-call overhead).
         """
-        axes, fields = self.pde.axes, self.pde.fields
         if not self.fuse_terms or len(self.terms) == 1:
-            return {t.name: self.derivative(self.net, pts[t.name], t.needs, axes=axes, fields=fields)
-                    for t in self.terms}  # fmt: skip
+            return {t.name: self.derivative(self.net, pts[t.name], self.requests[t.needs]) for t in self.terms}
         needs, x, sizes = self._fused(pts)
-        whole = self.derivative(self.net, x, needs, axes=axes, fields=fields)
+        whole = self.derivative(self.net, x, self.requests[needs])
         out, start = {}, 0
         for t, n in zip(self.terms, sizes, strict=True):
             out[t.name] = whole.take(slice(start, start + n), tuple(pts[t.name].shape[:-1]))
@@ -234,8 +238,7 @@ class PINNModule(L.LightningModule):
     def _fused(self, pts: Mapping[str, Tensor]) -> tuple[tuple[str, ...], Tensor, list[int]]:
         """The union of the terms' needs, their points flattened and concatenated ``(P, d)``, and each one's count."""
         flat = [pts[t.name].reshape(-1, len(self.pde.axes)) for t in self.terms]
-        needs = tuple(dict.fromkeys(n for t in self.terms for n in t.needs))
-        return needs, torch.cat(flat), [x.shape[0] for x in flat]
+        return self._fused_needs, torch.cat(flat), [x.shape[0] for x in flat]
 
     def term_loss(self, term: Term, x: Tensor, causal: bool = False, d: Derivatives | None = None) -> Tensor:
         """Mean square residual of ``term`` at points ``x (..., d)``; causally weighted over time chunks for the

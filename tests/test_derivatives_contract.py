@@ -36,6 +36,22 @@ def test_named_entries_agree_with_full_tensors(backend):
         _ = out.hess
 
 
+def test_a_parsed_request_serves_as_the_names(backend):
+    """A training loop parses its needs once (make_request) and passes the Request: same results, its axes and
+    fields in force."""
+    net = make_mlp(2, 2)
+    x = torch.randn(11, 2, dtype=torch.float64)
+    needs = ("u_t", "u_xx", "v_tx", "v")
+    by_name = backend(net, x, needs, axes=("t", "x"), fields=("u", "v"))
+    req = make_request(needs, ("u", "v"), ("t", "x"))
+    parsed = backend(net, x, req)
+    assert parsed.axes == ("t", "x") and parsed.fields == ("u", "v")
+    for name in needs:
+        torch.testing.assert_close(parsed[name], by_name[name], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="d=3 input columns but 2 axis names"):
+        backend(make_mlp(3, 2), torch.randn(4, 3, dtype=torch.float64), req)
+
+
 def test_batch_independence(backend):
     """Perturbing point k changes row k of u, jac and hess only."""
     net = make_mlp(3, 2, seed=4)

@@ -157,6 +157,30 @@ def test_compile_step_trains_as_the_eager_step_and_refuses_autograd(tmp_path):
         train(compose_cfg(tmp_path / "bad", *SHORT, "derivative=autograd", "compile_step=true"))
 
 
+TINY_POINTS = ["model.width=8", "model.depth=2", "data.points.interior=64", "data.points.boundary=16",
+               "data.points.initial=16", "data.points.periodic=16"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [[f"pde={name}"] for name in sorted(PDES)]
+    + [
+        ["pde=burgers", "pde.hard=true"],
+        ["pde=allen_cahn", "model=modified_mlp", "causal.chunks=4"],
+        ["pde=kdv", "model.rwf=true", "model.fourier_features=4"],
+        ["pde=heat", "fuse_terms=false"],
+    ],
+    ids=lambda ov: "-".join(o.split("=")[1] for o in ov),
+)
+def test_compile_step_is_one_graph(tmp_path, overrides):
+    """A graph break splits the compiled loss into pieces with eager glue between them (measured on Burgers:
+    149 it/s with one break in the request parsing, 258 it/s without)."""
+    module = build(compose_cfg(tmp_path, *overrides, "derivative=taylor", *TINY_POINTS))
+    explained = torch._dynamo.explain(module.term_losses)(module.sample(0))
+    assert explained.graph_break_count == 0, [str(r.reason)[:200] for r in explained.break_reasons]
+    assert explained.graph_count == 1
+
+
 def test_wandb_offline_run(tmp_path):
     cfg = compose_cfg(tmp_path, "logger=wandb", *SHORT)
     train(cfg)

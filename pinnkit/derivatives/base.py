@@ -318,21 +318,29 @@ class Backend:
         self,
         f: PointwiseFn,
         x: Tensor,
-        needs: Sequence[str] | None = None,
+        needs: Sequence[str] | Request | None = None,
         *,
         axes: Sequence[str] | None = None,
         fields: Sequence[str] | None = None,
         order: int = 2,
     ) -> Derivatives:
-        """Evaluate ``f`` at ``x (..., d)`` with the derivatives in ``needs`` (``None``: full tensors)."""
+        """Evaluate ``f`` at ``x (..., d)`` with the derivatives in ``needs`` (``None``: full tensors).
+
+        ``needs`` may be a :class:`Request` parsed once by :func:`make_request` (its fields and axes then stand
+        for ``fields`` and ``axes``): a training loop calls with the same needs every step, and parsing names
+        inside a compiled step would break its graph.
+        """
         if x.dim() == 0:
             raise ValueError("x must have shape (..., d) with d >= 1, got a scalar")
         lead, d = x.shape[:-1], x.shape[-1]
-        axes = tuple(axes) if axes is not None else default_axes(d)
+        if isinstance(needs, Request):
+            req, given_fields, axes = needs, needs.fields, needs.axes
+        else:
+            axes = tuple(axes) if axes is not None else default_axes(d)
+            given_fields = tuple(fields) if fields is not None else None
+            req = make_request(needs, given_fields or ("u",), axes, order)
         if len(axes) != d:
             raise ValueError(f"x has d={d} input columns but {len(axes)} axis names {axes} were given")
-        given_fields = tuple(fields) if fields is not None else None
-        req = make_request(needs, given_fields or ("u",), axes, order)
         self._check_order(req)
         if req.order > 0 and self.uses_autograd and not torch.is_grad_enabled():
             raise RuntimeError(
