@@ -5,8 +5,10 @@
     pip install -e ".[peers]"                        # DeepXDE 1.15 and PINA 0.3
 
 The setup (Raissi et al. 2019, DeepXDE's Burgers example): ν = 0.01/π, a 3×20 tanh MLP (Glorot normal), 2540
-interior + 80 boundary + 160 initial points drawn once (full batch), Adam lr 1e-3 for ``--adam`` steps, then
-L-BFGS for ``--lbfgs`` steps (DeepXDE: its own L-BFGS with ``maxiter``; PINA: Adam only). Each library runs in
+interior + 80 boundary + 160 initial points drawn once from a low-discrepancy sequence (DeepXDE's default
+Hammersley; pinnkit's ``data.sampler=sobol``; PINA: random), full batch, Adam lr 1e-3 for ``--adam`` steps, then
+L-BFGS for ``--lbfgs`` steps (pinnkit: 20 iterations a step, history 100; DeepXDE: its own L-BFGS, history 100,
+with ``maxiter`` 20 × ``--lbfgs``; PINA: Adam only). Each library runs in
 its own subprocess with the same torch thread count. The clock runs from the library's train call to its end;
 every ``--eval-every`` steps the run is paused (time excluded) and the relative L2 error against pinnkit's
 Cole-Hopf reference on the 100 × 256 grid is recorded. Reported: Adam it/s (steady state, after the first
@@ -86,7 +88,8 @@ def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
     overrides = [
         "pde=burgers", "pde.hard=false", "model.width=20", "model.depth=3", "model.normalize=false",
         "data.points.interior=2540", "data.points.boundary=80", "data.points.initial=160", "data.resample_every=0",
-        "optim.optimizer.lr=1e-3", "optim.scheduler=null", f"optim.lbfgs_from={args.adam}",
+        "data.sampler=sobol", "optim.optimizer.lr=1e-3", "optim.scheduler=null", f"optim.lbfgs_from={args.adam}",
+        "optim.lbfgs.history_size=100",
         f"trainer.max_steps={args.adam + args.lbfgs}", f"trainer.val_check_interval={args.adam + args.lbfgs}",
         "trainer.enable_progress_bar=false", "logger=csv", "checks=false", f"seed={args.seed}",
         f"threads={args.threads}", f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}",

@@ -153,7 +153,7 @@ class PINNModule(L.LightningModule):
                 "takes nested reverse-mode derivatives, which torch.compile cannot differentiate again. Use "
                 "derivative=taylor, or compile_step=false"
             )
-        self._compiled_terms = torch.compile(self.term_losses, dynamic=False) if compile_step else None
+        self._compiled_terms = torch.compile(self.weighted_losses, dynamic=False) if compile_step else None
         self._batch: tuple[int, dict[str, Tensor]] | None = None
         self._val: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
@@ -257,8 +257,7 @@ class PINNModule(L.LightningModule):
 
     def term_losses(self, pts: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], Tensor | None]:
         """Every term's loss at its points ``pts[name]`` (one fused derivative call) and the causal chunk weights
-        (None without causal weighting): a pure function of the points and parameters, which ``compile_step``
-        compiles whole (derivatives, residuals, means: one forward graph and one backward)."""
+        (None without causal weighting): a pure function of the points and parameters."""
         derivs = self.derivatives(pts)
         losses, weights = {}, None
         for t in self.terms:
@@ -334,7 +333,7 @@ class PINNModule(L.LightningModule):
         Weights: the configured ``loss_weights`` times the grad-norm weights (1 unless ``balance.every > 0``),
         which are updated first on the balancing cadence (Adam phase only; under DDP from rank-mean norms).
         """
-        losses, weights = (self._compiled_terms or self.term_losses)(pts)
+        total, losses, weights = (self._compiled_terms or self.weighted_losses)(pts)
         if weights is not None:
             self._causal_w = weights
         step = self.global_step
@@ -348,8 +347,19 @@ class PINNModule(L.LightningModule):
             if self._trainer is not None and self.trainer.world_size > 1:
                 norms = self.trainer.strategy.reduce(norms, reduce_op="mean")
             self.balance_weights.copy_(self.balancer.update(self.balance_weights, norms))
+            total = self.weighted_total(losses)  # with the moved weights
+        return total, losses
+
+    def weighted_losses(self, pts: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], Tensor | None]:
+        """:meth:`term_losses` and their :meth:`weighted_total` with the current weights: the pure function of
+        points and parameters that ``compile_step`` compiles whole (derivatives, residuals, means, the sum)."""
+        losses, causal = self.term_losses(pts)
+        return self.weighted_total(losses), losses, causal
+
+    def weighted_total(self, losses: Mapping[str, Tensor]) -> Tensor:
+        """``Σ loss_weight · grad-norm weight · loss`` over the terms."""
         w = self.balance_weights
-        return sum(self.weights[n] * w[k] * v for k, (n, v) in enumerate(losses.items())), losses
+        return sum(self.weights[n] * w[k] * v for k, (n, v) in enumerate(losses.items()))
 
     def optimizer_step_on(self, pts: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         """One optimizer step (manual optimization): Adam (+ its schedule) before ``lbfgs_from``, L-BFGS after.

@@ -16,7 +16,7 @@ def test_measure_every_backend_on_a_tiny_case():
 
 def test_cases_build_the_residual_they_name():
     heat, lap, full = PRESETS["smoke"]
-    assert heat.needs == ("u_t", "u_xx")
+    assert heat.needs == ("u_t+-0.1*u_xx",)  # what pinnkit's Heat asks for
     assert lap.needs == ("u_x0x0+u_x1x1+u_x2x2",)
     assert full.needs is None and full.fields == ("u0", "u1", "u2")
 

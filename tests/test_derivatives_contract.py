@@ -7,7 +7,7 @@ import torch
 
 from pinnkit.derivatives import Autograd, BatchedGrad, Dense, UnsupportedRequest, get_backend
 from pinnkit.derivatives import activations as act
-from pinnkit.derivatives.base import make_request, row_plan
+from pinnkit.derivatives.base import combination, make_request, row_plan
 from tests.conftest import ALL_BACKENDS, make_mlp
 
 
@@ -50,6 +50,22 @@ def test_a_parsed_request_serves_as_the_names(backend):
         torch.testing.assert_close(parsed[name], by_name[name], rtol=0, atol=0)
     with pytest.raises(ValueError, match="d=3 input columns but 2 axis names"):
         backend(make_mlp(3, 2), torch.randn(4, 3, dtype=torch.float64), req)
+
+
+def test_weighted_sums_from_every_backend(backend):
+    """``combination`` names a weighted sum (one channel in taylor); every backend returns the same values."""
+    net = make_mlp(2, 2)
+    x = torch.randn(7, 2, dtype=torch.float64)
+    full = get_backend("autograd")(net, x)
+    heat = combination("u", {"t": 1.0, "xx": -0.1})
+    mixed = combination("v", {"x": 2.0, "tx": -1e-20, "tt": 1.0})
+    assert heat == "u_t+-0.1*u_xx" and mixed == "2.0*v_x+-1e-20*v_tx+v_tt"
+    assert combination("u", {"xx": 1e16}) == "1e16*u_xx"  # no '+' inside a part
+    out = backend(net, x, (heat, mixed, "u_t"), axes=("t", "x"), fields=("u", "v"))
+    torch.testing.assert_close(out[heat], full.jac[:, 0, 0] - 0.1 * full.hess[:, 0, 1, 1], rtol=0, atol=1e-12)
+    expect = 2.0 * full.jac[:, 1, 1] - 1e-20 * full.hess[:, 1, 0, 1] + full.hess[:, 1, 0, 0]
+    torch.testing.assert_close(out[mixed], expect, rtol=0, atol=1e-12)
+    torch.testing.assert_close(out["u_t"], full.jac[:, 0, 0], rtol=0, atol=1e-12)
 
 
 def test_batch_independence(backend):
@@ -167,6 +183,24 @@ def test_dense_refuses_large_point_sets():
         ({"needs": ("u_",)}, "names no axis"),
         ({"needs": "u_x"}, "not the string"),
         ({"needs": ("u_x",), "fields": ("u", "v")}, "m=1 output columns"),
+        (
+            {
+                "needs": ("u_t+k*u_xx",),
+            },
+            r"'k' is not a number.*'-0.1\*u_xx'",
+        ),
+        (
+            {
+                "needs": ("u_t+-0.1*u_t",),
+            },
+            "repeats a term",
+        ),
+        (
+            {
+                "needs": ("u+2.0*u_x",),
+            },
+            "order >= 1",
+        ),
     ],
 )
 def test_bad_requests_name_the_valid_choices(kwargs, match):

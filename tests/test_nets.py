@@ -9,7 +9,7 @@ from pinnkit.derivatives import Autograd, Taylor
 from pinnkit.nets import MLP, ModifiedMLP
 
 AXES = ("t", "x", "y")
-NEEDS = ("u", "u_t", "v_xy", "u_txx", "v_yyy", "u_xx+u_yy", "v_t+v_xx")
+NEEDS = ("u", "u_t", "v_xy", "u_txx", "v_yyy", "u_xx+u_yy", "v_t+v_xx", "u_t+-0.3*u_xx+2.5*u_xy", "v_y+-1.5*v_tt")
 BOX = {"lower": [0.0, -1.0, 0.0], "upper": [1.0, 1.0, 2.0], "axes": AXES}
 VARIANTS = {
     "mlp": {},

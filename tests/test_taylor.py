@@ -14,7 +14,20 @@ from pinnkit.derivatives.taylor import spec_for
 from pinnkit.nets import MLP, Normalize, Sin
 
 AXES3 = ("x", "y", "z")
-NEEDS3 = ("u", "u_x", "v_yz", "u_xxy", "v_zzz", "u_xx+u_yy+u_zz", "v_x+v_yy", "u_xy+u_zz")
+NEEDS3 = (
+    "u",
+    "u_x",
+    "v_yz",
+    "u_xxy",
+    "v_zzz",
+    "u_xx+u_yy+u_zz",
+    "v_x+v_yy",
+    "u_xy+u_zz",
+    "u_x+-0.5*u_yz+2.0*u_zz",
+    "v_y+0.25*v_xx",
+    "u_x+-1.5*u_z",
+    "-2.0*v_xx+-2.0*v_yy",
+)
 
 
 def _agree(net, x, needs, axes=AXES3, fields=("u", "v"), atol=1e-10):
@@ -52,7 +65,7 @@ def test_products_sums_columns_and_concatenation():
     from tests.test_derivatives_analytic import map3
 
     x = _x(9)
-    needs = ("u_xy", "v_xx", "w_xz", "w_zzz", "u_xyz", "v_xx+v_yy+v_zz", "w_xx+w_yz")
+    needs = ("u_xy", "v_xx", "w_xz", "w_zzz", "u_xyz", "v_xx+v_yy+v_zz", "w_xx+w_yz", "w_x+-3.0*w_xy+0.5*w_yy")
     ref = Autograd()(map3, x, needs, fields=("u", "v", "w"))
     got = Taylor()(map3, x, needs, fields=("u", "v", "w"))
     for n in needs:
@@ -68,8 +81,10 @@ def test_only_needed_channels_are_carried():
     assert spec.size == 12 and lap.part_only  # value, 10 directions, one collapsed Laplacian
     kdv = make_request(("u_t", "u_x", "u_xxx"), ("u",), ("t", "x"))
     assert spec_for(kdv, 2).keys == ((), (0,), (1,), (1, 1), (1, 1, 1))
-    with pytest.raises(ValueError, match="second-order"):
-        ChannelSpec.build(2, [], [((0,), (1,))])
+    with pytest.raises(ValueError, match="first- and second-order"):
+        ChannelSpec.build(2, [], [(((0, 1, 1), 1.0),)])
+    heat = make_request(("u_t+-0.1*u_xx",), ("u",), ("t", "x"))
+    assert spec_for(heat, 2).keys == ((), (1,), ("sum", (((0,), 1.0), ((1, 1), -0.1))))  # u, u_x, u_t-0.1u_xx
 
 
 def test_collapsed_sum_is_one_channel_and_reads_like_other_backends():
@@ -84,6 +99,12 @@ def test_collapsed_sum_is_one_channel_and_reads_like_other_backends():
         _ = got["u_aa"]  # carried only inside the sum
     ref = Autograd()(net, x, None, axes=axes)
     torch.testing.assert_close(got[lap], torch.diagonal(ref.hess[:, 0], dim1=-2, dim2=-1).sum(-1), rtol=0, atol=1e-10)
+    # weighted: -0.5 Δu + 3 u_a (one channel; the equal-weight Laplacian takes the one-reduction path)
+    combo = "3.0*u_a+" + "+".join(f"-0.5*u_{a}{a}" for a in axes)
+    weighted = Taylor()(net, x, (combo,), axes=axes)
+    assert spec_for(weighted.request, 4).size == 6  # value, 4 directions, one channel
+    expect = 3.0 * ref.jac[:, 0, 0] - 0.5 * torch.diagonal(ref.hess[:, 0], dim1=-2, dim2=-1).sum(-1)
+    torch.testing.assert_close(weighted[combo], expect, rtol=0, atol=1e-10)
 
 
 def test_unsupported_modules_and_plain_functions_get_clear_errors():

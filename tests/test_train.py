@@ -176,7 +176,7 @@ def test_compile_step_is_one_graph(tmp_path, overrides):
     """A graph break splits the compiled loss into pieces with eager glue between them (measured on Burgers:
     149 it/s with one break in the request parsing, 258 it/s without)."""
     module = build(compose_cfg(tmp_path, *overrides, "derivative=taylor", *TINY_POINTS))
-    explained = torch._dynamo.explain(module.term_losses)(module.sample(0))
+    explained = torch._dynamo.explain(module.weighted_losses)(module.sample(0))
     assert explained.graph_break_count == 0, [str(r.reason)[:200] for r in explained.break_reasons]
     assert explained.graph_count == 1
 

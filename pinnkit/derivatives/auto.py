@@ -126,8 +126,8 @@ def _named_values(out: tuple, req: Request) -> list[Tensor]:
     u, entries, jac, hess = out
     vals = [u, *(entries[(e.field, e.axes)] for e in req.entries if (e.field, e.axes) not in req.part_only)]
     for s in req.sums:
-        vals.append(entries[(s.field, s.parts)] if (s.field, s.parts) in entries
-                    else sum(entries[(s.field, p)] for p in s.parts))  # fmt: skip
+        key = (s.field, s.terms)
+        vals.append(entries[key] if key in entries else s.combine(lambda p, f=s.field: entries[(f, p)]))
     return vals + [t for t in (jac, hess) if t is not None]
 
 

@@ -15,7 +15,7 @@ train. Row ``k`` of every output depends on row ``k`` of ``x`` only, provided ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -85,35 +85,80 @@ def parse_entry(name: str, fields: Sequence[str], axes: Sequence[str]) -> Entry:
 
 @dataclass(frozen=True)
 class Sum:
-    """A requested sum of entries of one field, named like ``"u_xx+u_yy"`` (a Laplacian).
+    """A requested weighted sum of derivatives of one field: ``"u_xx+u_yy"`` (a Laplacian) or, with numeric
+    weights, ``"u_t+-0.1*u_xx"`` (heat's ``u_t - 0.1 u_xx``; see :func:`combination`).
 
-    Backends that cannot collapse it compute the ``parts`` and add them; ``taylor`` carries a sum of
-    second-order parts as one channel.
+    Backends that cannot collapse it compute the ``parts`` and add them, weighted; ``taylor`` carries a sum of
+    first- and second-order parts as one channel.
     """
 
     name: str
     field: int
     parts: tuple[tuple[int, ...], ...]
+    weights: tuple[float, ...]
 
     @property
     def order(self) -> int:
         return max(len(p) for p in self.parts)
 
+    @property
+    def terms(self) -> tuple[tuple[tuple[int, ...], float], ...]:
+        """``((axes, weight), ...)`` sorted by axes: what identifies the sum (its key in a result's entries)."""
+        return tuple(zip(self.parts, self.weights, strict=True))
+
+    def combine(self, part: Callable[[tuple[int, ...]], Tensor]) -> Tensor:
+        """``Σ weight · part(axes)``: the sum from its parts, for backends that do not carry it whole."""
+        out = None
+        for axes, w in self.terms:
+            t = part(axes) if w == 1.0 else w * part(axes)
+            out = t if out is None else out + t
+        return out
+
 
 def parse_sum(name: str, fields: Sequence[str], axes: Sequence[str]) -> Sum:
-    """Parse ``"u_xx+u_yy"`` into a :class:`Sum`; the parts must be distinct derivatives of one field."""
-    parts = [parse_entry(p.strip(), fields, axes) for p in name.split("+")]
+    """Parse ``"u_xx+u_yy"`` or ``"u_t+-0.1*u_xx"`` into a :class:`Sum`: ``+``-separated parts, each a derivative
+    of the one field, optionally preceded by a number and ``*``; no part may repeat."""
+    weights, names = [], []
+    for piece in name.split("+"):
+        coef, star, entry = piece.strip().rpartition("*")
+        try:
+            weights.append(float(coef) if star else 1.0)
+        except ValueError:
+            raise KeyError(f"{name!r}: {coef!r} is not a number; a weighted part reads like '-0.1*u_xx'") from None
+        names.append(entry.strip())
+    parts = [parse_entry(p, fields, axes) for p in names]
     if len({p.field for p in parts}) != 1 or any(p.order == 0 for p in parts):
-        raise KeyError(f"{name!r}: a sum must add derivatives (order >= 1) of a single field, e.g. 'u_xx+u_yy'")
-    keys = tuple(sorted(p.axes for p in parts))
+        raise KeyError(
+            f"{name!r}: a sum must add derivatives (order >= 1) of a single field, e.g. 'u_xx+u_yy' or 'u_t+-0.1*u_xx'"
+        )
+    terms = sorted(zip((p.axes for p in parts), weights, strict=True))
+    keys = tuple(a for a, _ in terms)
     if len(set(keys)) != len(keys):
         raise KeyError(f"{name!r} repeats a term")
-    return Sum(name=name, field=parts[0].field, parts=keys)
+    return Sum(name=name, field=parts[0].field, parts=keys, weights=tuple(w for _, w in terms))
 
 
 def laplacian(field: str, axes: Sequence[str]) -> str:
     """The need name of ``field``'s Laplacian over ``axes``: ``laplacian("u", ("x", "y")) == "u_xx+u_yy"``."""
     return "+".join(f"{field}_{a}{a}" for a in axes)
+
+
+def combination(field: str, weights: Mapping[str, float]) -> str:
+    """The need name of a weighted sum of ``field``'s derivatives, keyed by axis names:
+    ``combination("u", {"t": 1.0, "xx": -0.1}) == "u_t+-0.1*u_xx"`` (heat's ``u_t - 0.1 u_xx``).
+
+    Ask for the combination a residual uses rather than its parts: ``taylor`` then carries it as one channel
+    (heat: u, u_x and u_t - κ u_xx, 3 channels instead of 4); other backends add the parts. The weights are
+    numbers fixed for the run (a learnable coefficient needs the parts).
+    """
+    if not weights:
+        raise ValueError("combination needs at least one derivative")
+    pieces = []
+    for axes, w in weights.items():
+        w = float(w)
+        coef = "" if w == 1.0 else repr(w).replace("e+", "e") + "*"  # repr: exact; no '+' inside a part
+        pieces.append(f"{coef}{field}_{axes}")
+    return "+".join(pieces)
 
 
 @dataclass(frozen=True)
@@ -237,11 +282,12 @@ class Derivatives:
         if name in FULL_TOKENS:
             return self.jac if name == "jac" else self.hess
         if "+" in name:
-            s = parse_sum(name, self.fields, self.axes)
-            if (s.field, s.parts) in self._entries:  # carried collapsed by the backend
-                return self._entries[(s.field, s.parts)]
+            s = next((s for s in self.request.sums if s.name == name), None)  # as asked: parsed already
+            s = s or parse_sum(name, self.fields, self.axes)
+            if (s.field, s.terms) in self._entries:  # carried collapsed by the backend
+                return self._entries[(s.field, s.terms)]
             f = self.fields[s.field]
-            return sum(self[f"{f}_{''.join(self.axes[i] for i in a)}"] for a in s.parts)
+            return s.combine(lambda a: self[f"{f}_{''.join(self.axes[i] for i in a)}"])
         e = parse_entry(name, self.fields, self.axes)
         if e.order == 0:
             return self.u[..., e.field]

@@ -5,15 +5,16 @@ along input axes, in the order fixed by a :class:`ChannelSpec`:
 
 - ``(i,)``: first derivatives ``∂h/∂x_i`` for the axes some entry needs;
 - ``(i, j)`` (``i <= j``): second derivatives, only the pairs asked for (or implied by a third-order entry);
-- a *collapsed* channel ``Σ_(i,j)∈P ∂²h/∂x_i∂x_j`` for a requested sum of second-order entries ``P``
-  (a Laplacian is one channel, whatever d);
+- a *collapsed* channel ``Σ_(a,w)∈P w ∂^a h`` for a requested weighted sum ``P`` of first- and second-order
+  derivatives (a Laplacian is one channel, whatever d; heat's ``u_t - κ u_xx`` is one channel);
 - ``(i, j, k)``: third derivatives (KdV's ``u_xxx``), with every lower sub-derivative they need.
 
 Propagation rules (checked against autograd in float64 by the tests):
 
 - linear ``W h + b``: every channel through ``W`` in one matmul, the bias on the value only;
 - elementwise ``σ(h)``: Faà di Bruno, ``z_i = σ' h_i``, ``z_ij = σ'' h_i h_j + σ' h_ij``,
-  collapsed ``z_P = σ'' Σ_P h_i h_j + σ' h_P``, third order over the set partitions;
+  collapsed ``z_P = σ'' Σ_(ij,w)∈P w h_i h_j + σ' h_P`` (first-order parts enter through ``h_P`` alone),
+  third order over the set partitions;
 - product ``a ⊙ c``: Leibniz, ``z_ij = a_ij c + a_i c_j + a_j c_i + a c_ij`` and likewise per channel;
 - sums and differences channel-wise.
 
@@ -30,7 +31,8 @@ from itertools import combinations
 import torch
 from torch import Tensor
 
-Key = tuple  # (i, j, ...) sorted axis indices, or ("sum", ((i, j), ...)) for a collapsed channel
+Key = tuple  # (i, j, ...) sorted axis indices, or ("sum", (((i, j), w), ...)) for a collapsed channel
+Terms = tuple[tuple[tuple[int, ...], float], ...]  # a collapsed channel: ((axes, weight), ...), axes of order 1-2
 
 # An activation's derivatives: ``derivs(h, k) -> [σ(h), σ'(h), ..., σ^(k)(h)]``, each shaped like ``h``.
 Derivs = Callable[[Tensor, int], list[Tensor]]
@@ -57,27 +59,29 @@ class ChannelSpec:
     """Which derivative channels a jet carries, in storage order (see the module docstring).
 
     ``plain`` are sorted axis tuples of order >= 1; ``sums`` are collapsed channels, each a tuple of
-    second-order pairs.
+    ``(axes, weight)`` terms with axes of order 1 or 2.
     """
 
     d: int
     plain: tuple[tuple[int, ...], ...]
-    sums: tuple[tuple[tuple[int, ...], ...], ...] = field(default=())
+    sums: tuple[Terms, ...] = field(default=())
 
     @staticmethod
-    def build(
-        d: int, entries: Sequence[tuple[int, ...]], sums: Sequence[tuple[tuple[int, ...], ...]] = ()
-    ) -> ChannelSpec:
-        """The smallest spec holding ``entries`` (axis tuples) and the collapsed ``sums``."""
+    def build(d: int, entries: Sequence[tuple[int, ...]], sums: Sequence[Terms] = ()) -> ChannelSpec:
+        """The smallest spec holding ``entries`` (axis tuples) and the collapsed ``sums``.
+
+        A collapsed channel's second-order parts need the first-order channels of their axes (``σ'' h_i h_j``);
+        its first-order parts need nothing of their own.
+        """
         plain: set[tuple[int, ...]] = set()
         for a in entries:
             plain |= _sub_multisets(tuple(sorted(a)))
-        for parts in sums:
-            if any(len(p) != 2 for p in parts):
-                raise ValueError(f"only sums of second-order entries collapse, got {parts}")
-            plain |= {(i,) for p in parts for i in p}
+        for terms in sums:
+            if any(len(a) not in (1, 2) for a, _ in terms):
+                raise ValueError(f"only sums of first- and second-order derivatives collapse, got {terms}")
+            plain |= {(i,) for a, _ in terms if len(a) == 2 for i in a}
         ordered = tuple(sorted(plain, key=lambda a: (len(a), a)))
-        return ChannelSpec(d, ordered, tuple(tuple(sorted(p)) for p in sums))
+        return ChannelSpec(d, ordered, tuple(tuple(sorted(t)) for t in sums))
 
     def __post_init__(self) -> None:
         # Precompute every table once (plain attributes, so torch.compile traces lookups, not property code).
@@ -113,9 +117,15 @@ class ChannelSpec:
         second = [self.keys[k] for k in range(self.blocks[1].start, self.blocks[1].stop)]
         return [self.index[(a[0],)] for a in second], [self.index[(a[1],)] for a in second]
 
-    def _sum_pairs(self) -> list[tuple[list[int], list[int]]]:
-        """For each collapsed channel: the first-order channels of its pairs' two axes."""
-        return [([self.index[(p[0],)] for p in parts], [self.index[(p[1],)] for p in parts]) for parts in self.sums]
+    def _sum_pairs(self) -> list[tuple[list[int], list[int], list[float]]]:
+        """For each collapsed channel: the first-order channels of its second-order parts' two axes, and the
+        parts' weights."""
+        out = []
+        for terms in self.sums:
+            second = [(a, w) for a, w in terms if len(a) == 2]
+            out.append(([self.index[(a[0],)] for a, _ in second], [self.index[(a[1],)] for a, _ in second],
+                        [w for _, w in second]))  # fmt: skip
+        return out
 
     def _higher_terms(self) -> list[list[tuple[int, list[int]]]]:
         """For each order >= 3 channel: Faà di Bruno terms ``(number of blocks, block channels)``."""
@@ -143,7 +153,7 @@ class ChannelSpec:
 
     @property
     def order(self) -> int:
-        return max([len(a) for a in self.plain] + [2 for _ in self.sums] + [0])
+        return max([len(a) for a in self.plain] + [len(a) for terms in self.sums for a, _ in terms] + [0])
 
 
 class Jet:
@@ -170,13 +180,21 @@ class Jet:
 
     @staticmethod
     def seed(x: Tensor, spec: ChannelSpec) -> Jet:
-        """The input jet of ``x (N, d)``: value ``x``, ``∂x/∂x_i = e_i`` (broadcast), higher channels zero."""
+        """The input jet of ``x (N, d)``: value ``x``, ``∂x/∂x_i = e_i`` (broadcast), a collapsed channel the
+        weights of its first-order parts ``Σ w_i e_i`` (broadcast), higher channels zero."""
         b1 = spec.blocks[0]
-        first = None
+        first = collapsed = None
         if b1.stop > b1.start:
             axes = torch.tensor([spec.keys[k][0] for k in range(b1.start, b1.stop)], device=x.device)
             first = torch.nn.functional.one_hot(axes, x.shape[-1]).to(x.dtype)[:, None, :]  # (n1, 1, d)
-        return Jet((x, first, None, None, None), spec)
+        if any(len(a) == 1 for terms in spec.sums for a, _ in terms):
+            rows = [[0.0] * x.shape[-1] for _ in spec.sums]
+            for row, terms in zip(rows, spec.sums, strict=True):
+                for a, w in terms:
+                    if len(a) == 1:
+                        row[a[0]] = w
+            collapsed = torch.tensor(rows, dtype=x.dtype, device=x.device)[:, None, :]  # (ns, 1, d)
+        return Jet((x, first, None, collapsed, None), spec)
 
     @property
     def value(self) -> Tensor:
@@ -274,8 +292,9 @@ class Jet:
             z2 = _add(_mul(s[2], _stack(pairs, v)), _mul(s[1], h2))
         if spec.sums:
             zs = torch.stack([
-                _dense(_add(_mul(s[2], _dot(ch, i, j, h1, spec)), None if hs is None else s[1] * hs[k]), v)
-                for k, (i, j) in enumerate(spec.sum_pairs)
+                _dense(_add(_mul(s[2], _dot(ch, i, j, w, h1, spec)) if i else None,
+                            None if hs is None else s[1] * hs[k]), v)
+                for k, (i, j, w) in enumerate(spec.sum_pairs)
             ])  # fmt: skip
         if spec.higher_terms:
             z3 = _stack([_sum(_mul(s[nb], _prod(ch, chans)) for nb, chans in terms) for terms in spec.higher_terms], v)
@@ -302,9 +321,10 @@ class Jet:
                 _dense(_sum([
                     _mul(None if as_ is None else as_[k], c0),
                     _mul(a0, None if cs is None else cs[k]),
-                    *(_add(_mul(ca[p], cc[q]), _mul(ca[q], cc[p])) for p, q in zip(i, j, strict=True)),
+                    *(_scale(_add(_mul(ca[p], cc[q]), _mul(ca[q], cc[p])), wt)
+                      for p, q, wt in zip(i, j, w, strict=True)),
                 ]), a0)
-                for k, (i, j) in enumerate(spec.sum_pairs)
+                for k, (i, j, w) in enumerate(spec.sum_pairs)
             ])  # fmt: skip
         if spec.higher_splits:
             z3 = _stack([_sum(_mul(ca[p], cc[q]) for p, q in terms) for terms in spec.higher_splits], a0)
@@ -349,8 +369,15 @@ def _prod(ch: list[Tensor | None], chans: list[int]) -> Tensor | None:
     return out
 
 
-def _dot(ch: list[Tensor | None], i: list[int], j: list[int], h1: Tensor | None, spec: ChannelSpec) -> Tensor | None:
-    """``Σ_k h_(i_k) h_(j_k)`` over a collapsed channel's pairs; one reduction when it is ``Σ_all h_i²``."""
-    if h1 is not None and i == j == list(range(spec.blocks[0].start, spec.blocks[0].stop)):
-        return (h1 * h1).sum(0)
-    return _sum(_mul(ch[p], ch[q]) for p, q in zip(i, j, strict=True))
+def _scale(x: Tensor | None, w: float) -> Tensor | None:
+    return x if x is None or w == 1.0 else x * w
+
+
+def _dot(
+    ch: list[Tensor | None], i: list[int], j: list[int], w: list[float], h1: Tensor | None, spec: ChannelSpec
+) -> Tensor | None:
+    """``Σ_k w_k h_(i_k) h_(j_k)`` over a collapsed channel's second-order parts; one reduction when it is
+    ``w Σ_all h_i²``."""
+    if h1 is not None and i == j == list(range(spec.blocks[0].start, spec.blocks[0].stop)) and len(set(w)) == 1:
+        return _scale((h1 * h1).sum(0), w[0])
+    return _sum(_scale(_mul(ch[p], ch[q]), wt) for p, q, wt in zip(i, j, w, strict=True))

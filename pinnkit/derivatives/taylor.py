@@ -1,7 +1,8 @@
 """The ``taylor`` backend: forward Taylor-mode propagation of only the channels a request needs.
 
-Heat (``u_t``, ``u_xx``) carries 4 channels (u, u_t, u_x, u_xx) through the network, a Laplacian
-``u_xx+u_yy+...`` one collapsed channel plus the first directions, instead of nested reverse passes. Every
+Heat (``u_t``, ``u_xx``) carries 4 channels (u, u_t, u_x, u_xx) through the network, or 3 when it asks for the
+combination ``u_t - κ u_xx`` (u, u_x and one collapsed channel); a Laplacian ``u_xx+u_yy+...`` is one collapsed
+channel plus the first directions. No nested reverse passes. Every
 Linear is one matmul over the stacked channels; the parameter gradient is a single ordinary backward, so
 the step can be compiled (``compile=True``, the ``derivative.compile`` switch).
 
@@ -75,9 +76,9 @@ def spec_for(req: Request, d: int) -> ChannelSpec:
     wanted = [e.axes for e in req.entries if (e.field, e.axes) not in req.part_only]
     sums = []
     for s in req.sums:
-        if all(len(p) == 2 for p in s.parts):
-            sums.append(s.parts)
-        else:  # parts of other orders are carried on their own and added
+        if all(len(p) <= 2 for p in s.parts):
+            sums.append(s.terms)
+        else:  # a sum with third-order parts: its parts are carried on their own and added
             wanted += list(s.parts)
     if req.full_order >= 1:
         wanted += [(i,) for i in range(d)]
@@ -144,9 +145,9 @@ class Taylor(Backend):
             if e.axes in idx:
                 entries[(e.field, e.axes)] = data[idx[e.axes], :, e.field]
         for s in req.sums:
-            key = ("sum", s.parts)
+            key = ("sum", s.terms)
             if key in idx:
-                entries[(s.field, s.parts)] = data[idx[key], :, s.field]
+                entries[(s.field, s.terms)] = data[idx[key], :, s.field]
         jac = hess = None
         if req.full_order >= 1:
             jac = torch.stack([data[idx[(i,)]] for i in range(d)], dim=-1)  # (N, m, d)

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..derivatives.base import combination
 from ..domain import Box
 from .base import PDE, Term
 
@@ -26,8 +27,9 @@ class Advection(PDE):
         self.c = c
 
     def terms(self) -> list[Term]:
+        op = combination("u", {"t": 1.0, "x": self.c})  # u_t + c u_x: one taylor channel
         return [
-            Term("pde", "interior", ("u_t", "u_x"), lambda d, x: d["u_t"] + self.c * d["u_x"]),
+            Term("pde", "interior", (op,), lambda d, x: d[op]),
             Term("ic", "initial", ("u",), lambda d, x: d["u"] - torch.sin(self.col(x, "x"))),
             Term("periodic", "periodic:x", ("u",), lambda d, x: d["u"][..., 0] - d["u"][..., 1]),
         ]

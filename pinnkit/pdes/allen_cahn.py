@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ..derivatives import Derivatives
+from ..derivatives.base import combination
 from ..domain import Box
 from ..references import etdrk4
 from .base import Term
@@ -42,7 +43,7 @@ class AllenCahn(SpectralReferencePDE):
 
     def terms(self) -> list[Term]:
         return [
-            Term("pde", "interior", ("u", "u_t", "u_xx"), self.residual),
+            Term("pde", "interior", ("u", self.operator), self.residual),
             Term("ic", "initial", ("u",), lambda d, x: d["u"] - self.initial(x)),
             Term("periodic", "periodic:x", ("u", "u_x"),
                  lambda d, x: torch.stack([d["u"][..., 0] - d["u"][..., 1], d["u_x"][..., 0] - d["u_x"][..., 1]], -1)),
@@ -54,7 +55,12 @@ class AllenCahn(SpectralReferencePDE):
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
         u = d["u"]
-        return d["u_t"] - self.eps * d["u_xx"] + 5 * u**3 - 5 * u
+        return d[self.operator] + 5 * u**3 - 5 * u
+
+    @property
+    def operator(self) -> str:
+        """The need ``u_t - ε u_xx``: one ``taylor`` channel."""
+        return combination("u", {"t": 1.0, "xx": -self.eps})
 
     def reference_params(self) -> dict:
         return {"eps": self.eps, "modes": self.modes, "dt": self.dt}

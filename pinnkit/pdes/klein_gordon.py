@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from ..derivatives import Derivatives
+from ..derivatives.base import combination
 from ..domain import Box
 from .base import PDE, Term
 
@@ -27,7 +28,7 @@ class KleinGordon(PDE):
     def terms(self) -> list[Term]:
         exact = lambda x: self.exact(x)[..., 0]  # noqa: E731
         return [
-            Term("pde", "interior", ("u", "u_tt", "u_xx"), self.residual),
+            Term("pde", "interior", ("u", self.operator), self.residual),
             Term("ic", "initial", ("u",), lambda d, x: d["u"] - exact(x)),
             Term("ic_t", "initial", ("u_t",), lambda d, x: d["u_t"]),  # u_t(0, x) = 0 for this solution
             Term("bc", "boundary", ("u",), lambda d, x: d["u"] - exact(x)),
@@ -35,7 +36,12 @@ class KleinGordon(PDE):
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
         u = d["u"]
-        return d["u_tt"] + self.alpha * d["u_xx"] + self.beta * u + self.gamma * u**3 - self.source(x)
+        return d[self.operator] + self.beta * u + self.gamma * u**3 - self.source(x)
+
+    @property
+    def operator(self) -> str:
+        """The need ``u_tt + α u_xx``: one ``taylor`` channel."""
+        return combination("u", {"tt": 1.0, "xx": self.alpha})
 
     def source(self, x: Tensor) -> Tensor:
         t, xs = self.col(x, "t"), self.col(x, "x")
