@@ -1,19 +1,20 @@
 """End-to-end training speed and accuracy against DeepXDE and PINA on the classic Burgers setup, side by side.
 
-    python experiments/bench_peers.py                # pinnkit (autograd; taylor+compile) + DeepXDE + PINA if installed
+    python experiments/bench_peers.py                # pinnkit (autograd; taylor) + DeepXDE + PINA if installed
     python experiments/bench_peers.py --quick        # a few steps, for tests
     pip install -e ".[peers]"                        # DeepXDE 1.15 and PINA 0.3
 
 The setup (Raissi et al. 2019, DeepXDE's Burgers example): ν = 0.01/π, a 3×20 tanh MLP (Glorot normal), 2540
 interior + 80 boundary + 160 initial points drawn once from a low-discrepancy sequence (DeepXDE's default
 Hammersley; pinnkit's ``data.sampler=sobol``; PINA: random), full batch, Adam lr 1e-3 for ``--adam`` steps, then
-L-BFGS for ``--lbfgs`` steps (pinnkit: 20 iterations a step, history 100; DeepXDE: its own L-BFGS, history 100,
-with ``maxiter`` 20 × ``--lbfgs``; PINA: Adam only). Each library runs in
-its own subprocess with the same torch thread count. The clock runs from the library's train call to its end;
-every ``--eval-every`` steps the run is paused (time excluded) and the relative L2 error against pinnkit's
-Cole-Hopf reference on the 100 × 256 grid is recorded. Reported: Adam it/s (steady state, after the first
-evaluation), time to rel L2 <= 1e-2, final rel L2. Writes ``bench_peers_<device>.{csv,json,png,md}`` to
-``experiments/results/`` (``--out``) and prints the markdown table, ratios to DeepXDE first.
+L-BFGS for ``--lbfgs`` pinnkit steps (up to 20 iterations each, history 100; DeepXDE: its own L-BFGS, history 100,
+``maxiter`` 20 × ``--lbfgs``; PINA: Adam only). Each library runs in its own subprocess with the same torch thread
+count; repeat ``r`` uses seed ``--seed + r`` everywhere. The clock runs from the library's train call to its end;
+every ``--eval-every`` iterations (an L-BFGS step of pinnkit counts 20) the run is paused (time excluded) and the
+relative L2 error against pinnkit's Cole-Hopf reference on the 100 × 256 grid is recorded. Reported, as medians over
+the repeats: Adam it/s (steady state, after the first evaluation), time to rel L2 <= 1e-2, final rel L2. Writes
+``bench_peers_<device>.{csv,json,png,md}`` to ``experiments/results/`` (``--out``) and prints the markdown table,
+ratios to DeepXDE first.
 """
 
 from __future__ import annotations
