@@ -183,24 +183,9 @@ def test_dense_refuses_large_point_sets():
         ({"needs": ("u_",)}, "names no axis"),
         ({"needs": "u_x"}, "not the string"),
         ({"needs": ("u_x",), "fields": ("u", "v")}, "m=1 output columns"),
-        (
-            {
-                "needs": ("u_t+k*u_xx",),
-            },
-            r"'k' is not a number.*'-0.1\*u_xx'",
-        ),
-        (
-            {
-                "needs": ("u_t+-0.1*u_t",),
-            },
-            "repeats a term",
-        ),
-        (
-            {
-                "needs": ("u+2.0*u_x",),
-            },
-            "order >= 1",
-        ),
+        ({"needs": ("u_t+k*u_xx",)}, r"'k' is not a number.*'-0.1\*u_xx'"),
+        ({"needs": ("u_t+-0.1*u_t",)}, "repeats a term"),
+        ({"needs": ("u+2.0*u_x",)}, "order >= 1"),
     ],
 )
 def test_bad_requests_name_the_valid_choices(kwargs, match):

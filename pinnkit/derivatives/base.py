@@ -140,7 +140,7 @@ def parse_sum(name: str, fields: Sequence[str], axes: Sequence[str]) -> Sum:
 
 def laplacian(field: str, axes: Sequence[str]) -> str:
     """The need name of ``field``'s Laplacian over ``axes``: ``laplacian("u", ("x", "y")) == "u_xx+u_yy"``."""
-    return "+".join(f"{field}_{a}{a}" for a in axes)
+    return combination(field, {a + a: 1.0 for a in axes})
 
 
 def combination(field: str, weights: Mapping[str, float]) -> str:
