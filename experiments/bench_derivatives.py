@@ -3,9 +3,11 @@
 A step is: values and the needed derivatives at ``n`` points, the residual, its mean square, the backward to
 the parameters. Each backend is compared with ``plain`` (forward + backward of the same net on the same
 points, no derivatives) and with ``autograd``. Cases cover point counts, width/depth, input dim d and output
-dim m. Every (case, backend) runs in its own subprocess on CPU, so its peak RSS is its own; on CUDA the peak is
-``torch.cuda.max_memory_allocated``. Peaks are taken over the timed steps, above the memory held before them
-(after warm-up and compilation), i.e. what the step itself allocates.
+dim m. The backends of a case are timed interleaved, one step of each per round, and every ratio is the median
+over rounds of the same-round ratio, so a noisy machine's slow stretches cancel out (on CPU in one fresh
+subprocess per case). Memory is measured apart: on CPU each (case, backend) in its own subprocess, so its peak
+RSS is its own; on CUDA the peak is ``torch.cuda.max_memory_allocated``. Peaks are taken over the timed steps,
+above the memory held before them (after warm-up and compilation), i.e. what the step itself allocates.
 
     python experiments/bench_derivatives.py                    # default CPU run (< 10 min on 2 cores)
     python experiments/bench_derivatives.py --device cuda --preset gpu
@@ -24,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -131,13 +134,8 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype: str = "float32") -> dict:
-    """Median step time (ms) and peak memory (MB above what was held before the timed steps) of one backend.
-
-    On CPU the peak is read from the kernel's RSS high-water mark; it tracks live tensors only when large
-    allocations are returned to the OS on free, which :func:`run_isolated` arranges (``MALLOC_MMAP_THRESHOLD_``)
-    in a separate process from the timing one.
-    """
+def build_step(case: Case, backend: str, device: str, dtype: str = "float32") -> Callable[[], None]:
+    """One training step of ``backend`` on ``case``: derivatives, residual, mean square, backward to params."""
     import torch
 
     from pinnkit.derivatives import get_backend
@@ -154,21 +152,90 @@ def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype
         def step():
             loss = net(x).square().mean()
             torch.autograd.grad(loss, params)
-    else:
-        name, _, comp = backend.partition("+")
-        b = get_backend(name, **COMPILED.get(comp, {}))
-        req = make_request(case.needs, case.fields, case.axes)  # parsed once, as a training module does
 
-        def loss_fn():
-            return case.residual(b(net, x, req)).square().mean()
+        return step
+    name, _, comp = backend.partition("+")
+    b = get_backend(name, **COMPILED.get(comp, {}))
+    req = make_request(case.needs, case.fields, case.axes)  # parsed once, as a training module does
 
-        if comp == "step":
-            loss_fn = torch.compile(loss_fn, dynamic=False)
+    def loss_fn():
+        return case.residual(b(net, x, req)).square().mean()
 
-        def step():
-            torch.autograd.grad(loss_fn(), params, allow_unused=True)
+    if comp == "step":
+        loss_fn = torch.compile(loss_fn, dynamic=False)
 
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    def step():
+        torch.autograd.grad(loss_fn(), params, allow_unused=True)
+
+    return step
+
+
+def _sync(device: str) -> Callable[[], None]:
+    import torch
+
+    return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+
+def time_interleaved(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
+    """Step times of every backend, interleaved: round ``r`` times one step of each backend in turn (after one
+    untimed step of it, so its buffers are warm), so a slow stretch of a noisy machine hits them all alike.
+
+    Returns per backend ``{"times": [s, ...]}`` (one per round), or ``{"error": ...}`` if it failed to build or
+    run (one backend's failure is a result, the others go on).
+    """
+    sync = _sync(device)
+    steps: dict[str, Callable[[], None]] = {}
+    out: dict[str, dict] = {}
+    for backend in backends:
+        try:
+            steps[backend] = build_step(case, backend, device)
+            for _ in range(warmup):  # includes compilation for compiled backends
+                steps[backend]()
+            out[backend] = {"times": []}
+        except Exception as err:
+            out[backend] = {"error": str(err).splitlines()[0][:200] if str(err) else type(err).__name__}
+            steps.pop(backend, None)
+    for _ in range(reps):
+        for backend, step in steps.items():
+            step()
+            sync()
+            t0 = time.perf_counter()
+            step()
+            sync()
+            out[backend]["times"].append(time.perf_counter() - t0)
+    return out
+
+
+def ratios(times: dict[str, dict]) -> dict[str, dict]:
+    """Per backend: median step time (ms), and the medians over rounds of the same-round ratios
+    ``t_backend / t_plain`` and ``t_autograd / t_backend``."""
+    out = {}
+    for backend, r in times.items():
+        if "error" in r:
+            out[backend] = {"ms": None, "x_plain": None, "speedup_vs_autograd": None, "error": r["error"]}
+            continue
+        t = r["times"]
+        row = {"ms": statistics.median(t) * 1e3, "x_plain": None, "speedup_vs_autograd": None}
+        for key, ref, flip in (("x_plain", "plain", False), ("speedup_vs_autograd", "autograd", True)):
+            if "times" in times.get(ref, {}):
+                pairs = zip(t, times[ref]["times"], strict=True)
+                row[key] = statistics.median([(b / a) if flip else (a / b) for a, b in pairs])
+        out[backend] = row
+    return out
+
+
+def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype: str = "float32") -> dict:
+    """Median step time (ms) and peak memory (MB above what was held before the timed steps) of one backend.
+
+    On CPU the peak is read from the kernel's RSS high-water mark; it tracks live tensors only when large
+    allocations are returned to the OS on free, which :func:`run_isolated` arranges (``MALLOC_MMAP_THRESHOLD_``)
+    in a separate process from the timing one.
+    """
+    import torch
+
+    dev = torch.device(device)
+    step = build_step(case, backend, device, dtype)
+    sync = _sync(device)
     for _ in range(warmup):  # includes compilation for compiled backends
         step()
     if dev.type == "cuda":
@@ -189,11 +256,8 @@ def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype
     return {"ms": statistics.median(times) * 1e3, "peak_mb": peak}
 
 
-def _subprocess(case: Case, backend: str, device: str, reps: int, warmup: int, env: dict | None = None) -> dict:
-    code = (
-        "import json,sys; from experiments.bench_derivatives import Case, measure; "
-        f"print('RESULT', json.dumps(measure(Case(**{asdict(case)!r}), {backend!r}, {device!r}, {reps}, {warmup})))"
-    )
+def _subprocess(code: str, env: dict | None = None) -> dict:
+    """Run ``code`` (which prints ``RESULT <json>``) in a fresh interpreter; ``{"error": ...}`` if it fails."""
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                           env={**os.environ, **(env or {})})  # fmt: skip
@@ -201,18 +265,40 @@ def _subprocess(case: Case, backend: str, device: str, reps: int, warmup: int, e
         if line.startswith("RESULT "):
             return json.loads(line[7:])
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return {"ms": None, "peak_mb": None, "error": tail[:200]}
+    return {"error": tail[:200]}
 
 
-def run_isolated(case: Case, backend: str, device: str, reps: int, warmup: int) -> dict:
-    """CPU: time in one fresh subprocess, then take the memory peak in another whose allocator returns every
-    block over 64 KiB to the OS on free (so RSS follows live tensors; too slow to time with)."""
-    res = _subprocess(case, backend, device, reps, warmup)
-    if res.get("ms") is not None:
-        mem = _subprocess(
-            case, backend, device, 1, 1, {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
-        )
-        res["peak_mb"] = mem.get("peak_mb")
+def run_isolated(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
+    """CPU: time every backend interleaved in one fresh subprocess, then take each backend's memory peak in a
+    subprocess of its own whose allocator returns every block over 64 KiB to the OS on free (so RSS follows
+    live tensors; too slow to time with)."""
+    head = "import json; from experiments.bench_derivatives import Case, measure, time_interleaved; "
+    times = _subprocess(head + f"print('RESULT', json.dumps(time_interleaved(Case(**{asdict(case)!r}), "
+                               f"{list(backends)!r}, {device!r}, {reps}, {warmup})))")  # fmt: skip
+    if "error" in times:
+        times = {b: {"error": times["error"]} for b in backends}
+    res = ratios(times)
+    for backend, r in res.items():
+        r["peak_mb"] = None
+        if r["ms"] is not None:
+            mem = _subprocess(head + f"print('RESULT', json.dumps(measure(Case(**{asdict(case)!r}), {backend!r}, "
+                                     f"{device!r}, 1, 1)))",
+                              {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"})  # fmt: skip
+            r["peak_mb"] = mem.get("peak_mb")
+    return res
+
+
+def cuda_run(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
+    """CUDA: time every backend interleaved in this process, then each one's ``max_memory_allocated`` peak."""
+    import torch
+
+    res = ratios(time_interleaved(case, backends, device, reps, warmup))
+    for backend, r in res.items():
+        r["peak_mb"] = None
+        if r["ms"] is not None:
+            torch.cuda.empty_cache()
+            r["peak_mb"] = measure(case, backend, device, 2, 1)["peak_mb"]
+    torch.cuda.empty_cache()
     return res
 
 
@@ -244,26 +330,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     partial = args.out / f"bench_derivatives_{args.device.split(':')[0]}.partial.jsonl"
     partial.unlink(missing_ok=True)
     for case in PRESETS[preset]:
-        res = {}
-        for backend in args.backends:
-            if args.device.startswith("cuda"):
-                try:
-                    res[backend] = measure(case, backend, args.device, args.reps, args.warmup)
-                except Exception as err:  # report, keep going: one backend's failure is a result
-                    res[backend] = {"ms": None, "peak_mb": None, "error": str(err).splitlines()[0][:200]}
-                torch.cuda.empty_cache()
-            else:
-                res[backend] = run_isolated(case, backend, args.device, args.reps, args.warmup)
-            print(f"  {case.label:40s} {backend:15s} {res[backend]}", file=sys.stderr, flush=True)
-            with open(partial, "a") as f:  # kept even if the run is cut short
-                f.write(json.dumps({"case": asdict(case), "backend": backend, **res[backend]}) + "\n")
-        plain, ref = res["plain"]["ms"], res["autograd"]["ms"]
+        run = cuda_run if args.device.startswith("cuda") else run_isolated
+        res = run(case, args.backends, args.device, args.reps, args.warmup)
         for backend, r in res.items():
-            ms = r["ms"]
+            print(f"  {case.label:40s} {backend:15s} {r}", file=sys.stderr, flush=True)
+            with open(partial, "a") as f:  # kept even if the run is cut short
+                f.write(json.dumps({"case": asdict(case), "backend": backend, **r}) + "\n")
             rows.append({
                 "case": case.name, "d": case.d, "m": case.m, "n": case.n, "width": case.width, "depth": case.depth,
-                "backend": backend, "ms": ms, "x_plain": ms / plain if ms and plain else None,
-                "speedup_vs_autograd": ref / ms if ms and ref else None, "peak_mb": r["peak_mb"],
+                "backend": backend, "ms": r["ms"], "x_plain": r["x_plain"],
+                "speedup_vs_autograd": r["speedup_vs_autograd"], "peak_mb": r["peak_mb"],
                 "error": r.get("error", ""), "device": device_label,
             })  # fmt: skip
     write(rows, args.out, args.device.split(":")[0], device_label)

@@ -106,6 +106,7 @@ def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
     ]  # fmt: skip
     if backend == "taylor":
         overrides.append("compile_step=true" if whole_step else "derivative.compile=true")
+    overrides += args.pinnkit_override
     holder: dict = {}
 
     class Track(L.Callback):
@@ -267,6 +268,13 @@ def main() -> None:
     p.add_argument("--libs", default=",".join(RUNNERS), help=f"comma-separated, from {RUNNERS}")
     p.add_argument("--quick", action="store_true", help="60 Adam + 2 L-BFGS steps, pinnkit-autograd only")
     p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
+    p.add_argument(
+        "--pinnkit-override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Hydra override for pinnkit's runs, after the shared setup (repeatable), e.g. data.sampler=lhs",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -293,7 +301,8 @@ def main() -> None:
         for name in libs:  # repeat r: seed + r for every library (accuracy over seeds, speed over repeats)
             cmd = [sys.executable, __file__, "--worker", name, *(f"--{k.replace('_', '-')}={getattr(args, k)}"
                    for k in ("adam", "lbfgs", "eval_every", "threads", "steps_per_batch")),
-                   f"--seed={args.seed + rep}"]  # fmt: skip
+                   f"--seed={args.seed + rep}",
+                   *(f"--pinnkit-override={o}" for o in args.pinnkit_override)]  # fmt: skip
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)

@@ -1,4 +1,4 @@
-"""Point sets in the unit cube ``[0, 1)^d``: uniform random, scrambled Sobol and Latin hypercube.
+"""Point sets in the unit cube ``[0, 1)^d``: uniform random, scrambled Sobol, Latin hypercube and Hammersley.
 
 Domains map these onto their regions; ``data.sampler`` picks one. Every sampler draws from the run's
 ``torch.Generator`` (Sobol's scrambling seed too), so a point set is reproducible from ``(seed, step)``.
@@ -9,14 +9,29 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-SAMPLERS = ("uniform", "sobol", "lhs")
+SAMPLERS = ("uniform", "sobol", "lhs", "hammersley")
+PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
+
+
+def radical_inverse(i: Tensor, base: int) -> Tensor:
+    """Van der Corput radical inverse ``(n,)`` float64 of the integers ``i (n,)`` in ``base``: the digits of ``i``
+    mirrored about the radix point (``6 = 110₂ -> 0.011₂ = 0.375``)."""
+    out = torch.zeros(i.shape, dtype=torch.float64, device=i.device)
+    scale, i = 1.0 / base, i.clone()
+    while bool((i > 0).any()):
+        out += (i % base).double() * scale
+        i, scale = i // base, scale / base
+    return out
 
 
 def unit_cube(kind: str, n: int, dim: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> Tensor:
     """``(n, dim)`` points in ``[0, 1)^dim``.
 
     ``uniform``: i.i.d. uniform; ``sobol``: a scrambled Sobol sequence (low discrepancy; best balanced when ``n``
-    is a power of 2); ``lhs``: Latin hypercube, one point in each of the ``n`` strata of every axis.
+    is a power of 2); ``lhs``: Latin hypercube, one point in each of the ``n`` strata of every axis;
+    ``hammersley``: the Hammersley set (axis 0 ``i / n``, axis ``k`` the radical inverse of ``i`` in the ``k``-th
+    prime: DeepXDE's default points, whose time axis is the evenly spaced one, as pinnkit's axis 0 is), shifted by
+    one random vector modulo 1 (Cranley-Patterson) so each draw is a fresh set; up to 17 dimensions.
     """
     if kind == "uniform":
         return torch.rand(n, dim, generator=gen, dtype=dtype, device=device)
@@ -28,6 +43,13 @@ def unit_cube(kind: str, n: int, dim: int, gen: torch.Generator, dtype: torch.dt
         strata = torch.argsort(torch.rand(dim, n, generator=gen, device=device), dim=1)  # a permutation per axis
         jitter = torch.rand(dim, n, generator=gen, dtype=dtype, device=device)
         return ((strata.to(dtype) + jitter) / n).T.contiguous()
+    if kind == "hammersley":
+        if dim > len(PRIMES) + 1:
+            raise ValueError(f"the hammersley sampler covers up to {len(PRIMES) + 1} dimensions, got {dim}")
+        i = torch.arange(n, device=device)
+        cols = [i.double() / n, *(radical_inverse(i, b) for b in PRIMES[: dim - 1])]
+        shift = torch.rand(dim, generator=gen, dtype=torch.float64, device=device)
+        return ((torch.stack(cols, dim=-1) + shift) % 1.0).to(dtype)
     raise ValueError(f"unknown sampler {kind!r}; valid: {SAMPLERS}")
 
 

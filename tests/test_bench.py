@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from experiments.bench_derivatives import PRESETS, Case, measure, table, write
+from experiments.bench_derivatives import PRESETS, Case, measure, ratios, table, time_interleaved, write
 
 
 def test_measure_every_backend_on_a_tiny_case():
@@ -12,6 +12,20 @@ def test_measure_every_backend_on_a_tiny_case():
     for backend in ("plain", "autograd", "taylor"):
         r = measure(case, backend, "cpu", reps=2, warmup=1)
         assert r["ms"] > 0 and r["peak_mb"] is not None
+
+
+def test_interleaved_timing_takes_same_round_ratios():
+    """Ratios are medians of same-round ratios: a round where the machine is 10x slow for every backend moves
+    no ratio; a backend that fails to build is reported, and the others are still timed."""
+    times = {"plain": {"times": [1.0, 10.0, 1.0]}, "autograd": {"times": [4.0, 40.0, 4.0]},
+             "taylor": {"times": [2.0, 20.0, 2.0]}, "func": {"error": "boom"}}  # fmt: skip
+    r = ratios(times)
+    assert r["taylor"]["speedup_vs_autograd"] == 2.0 and r["taylor"]["x_plain"] == 2.0
+    assert r["autograd"]["x_plain"] == 4.0 and r["taylor"]["ms"] == 2000.0
+    assert r["func"] == {"ms": None, "x_plain": None, "speedup_vs_autograd": None, "error": "boom"}
+    live = time_interleaved(Case("heat", 2, 1, 32, 8, 2), ["plain", "autograd", "nope"], "cpu", reps=2, warmup=1)
+    assert len(live["plain"]["times"]) == len(live["autograd"]["times"]) == 2
+    assert "nope" in live["nope"]["error"]  # an unknown backend's error names it
 
 
 def test_cases_build_the_residual_they_name():

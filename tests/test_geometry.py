@@ -10,6 +10,7 @@ import torch
 from pinnkit.derivatives import Autograd
 from pinnkit.geometry import Disk, Polygon, ShapeDomain, l_shape
 from pinnkit.pdes import Poisson
+from pinnkit.sampling import SAMPLERS
 
 GEN = lambda s=0: torch.Generator().manual_seed(s)  # noqa: E731
 
@@ -38,7 +39,7 @@ def test_polygon_boundary_points_lie_on_edges_uniformly_by_length():
     assert abs(inner.double().mean().item() - 0.25) < 0.01
 
 
-@pytest.mark.parametrize("sampler", ["uniform", "sobol", "lhs"])
+@pytest.mark.parametrize("sampler", SAMPLERS)
 def test_shape_domain_interior_is_inside_and_fills_it(sampler):
     dom = ShapeDomain(l_shape())
     x = dom.sample("interior", 3000, GEN(1), torch.float64, sampler=sampler)

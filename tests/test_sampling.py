@@ -34,6 +34,20 @@ def test_quasi_random_points_integrate_better_than_uniform():
               .mean() - 1).abs() for s in range(20)]  # fmt: skip
         err[kind] = torch.stack(e).mean().item()
     assert err["sobol"] < err["uniform"] / 5 and err["lhs"] < err["uniform"] / 2, err
+    assert err["hammersley"] < err["uniform"] / 5, err
+
+
+def test_hammersley_points_are_the_shifted_hammersley_set():
+    """Axis 0 the evenly spaced ``i / n``, axis 1 base 2's radical inverse (0, 1/2, 1/4, 3/4, ...), axis 2 base 3's
+    (0, 1/3, 2/3, 1/9, ...), all shifted by one vector modulo 1."""
+    x = unit_cube("hammersley", 8, 3, torch.Generator().manual_seed(0), torch.float64, torch.device("cpu"))
+    shift = x[0]  # point 0 is the origin before the shift
+    raw = (x - shift) % 1.0
+    torch.testing.assert_close(raw[:, 0], torch.arange(8, dtype=torch.float64) / 8)
+    torch.testing.assert_close(raw[:, 1], torch.tensor([0, 4, 2, 6, 1, 5, 3, 7], dtype=torch.float64) / 8)
+    torch.testing.assert_close(raw[:4, 2], torch.tensor([0, 3, 6, 1], dtype=torch.float64) / 9)
+    with pytest.raises(ValueError, match="up to 17 dimensions, got 18"):
+        unit_cube("hammersley", 4, 18, torch.Generator(), torch.float64, torch.device("cpu"))
 
 
 def test_box_sampling_with_every_sampler_and_a_bad_name():
@@ -41,7 +55,9 @@ def test_box_sampling_with_every_sampler_and_a_bad_name():
     for kind in SAMPLERS:
         x = box.sample("initial", 64, torch.Generator().manual_seed(0), torch.float64, sampler=kind)
         assert (x[:, 0] == 0).all() and (x[:, 1].abs() <= 1).all()
-    with pytest.raises(ValueError, match=r"unknown sampler 'halton'; valid: \('uniform', 'sobol', 'lhs'\)"):
+    with pytest.raises(
+        ValueError, match=r"unknown sampler 'halton'; valid: \('uniform', 'sobol', 'lhs', 'hammersley'\)"
+    ):
         box.sample("interior", 4, torch.Generator(), sampler="halton")
 
 
