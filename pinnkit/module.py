@@ -83,6 +83,7 @@ class PINNModule(L.LightningModule):
         fuse_terms: bool = True,
         steps_per_batch: int = 1,
         compile_step: bool = False,
+        residual_everywhere: bool = False,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False  # two optimizer phases (Adam, then L-BFGS), clipping, skipping
@@ -122,6 +123,16 @@ class PINNModule(L.LightningModule):
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; valid: {SAMPLERS}")
         self.sampler = sampler
+        # residual_everywhere: the interior term also holds the initial/boundary terms' points (after its own);
+        # the fused call then evaluates them once, serving those terms from the interior term's tail
+        interior = [t for t in self.terms if t.region == "interior"]
+        self._edge_terms = [t for t in self.terms if t.region in ("initial", "boundary")] if residual_everywhere else []
+        if residual_everywhere and len(interior) != 1:
+            raise ValueError(
+                f"residual_everywhere needs exactly one interior term; {pde.name} has {[t.name for t in interior]}"
+            )
+        self._edge_host = interior[0] if self._edge_terms else None
+        self._fused_terms = [t for t in self.terms if all(t is not e for e in self._edge_terms)]  # the rest: own points
         self.adaptive = _options("data.adaptive", adaptive, {"pool": 0, "k": 1.0, "c": 1.0})
         if self.adaptive["pool"] and (self.adaptive["pool"] < 1 or self.adaptive["k"] < 0 or self.adaptive["c"] < 0):
             raise ValueError(f"data.adaptive needs pool >= 1 (0: off), k >= 0 and c >= 0, got {self.adaptive}")
@@ -192,6 +203,9 @@ class PINNModule(L.LightningModule):
         rank, world = self._rank_world()
         if world > 1:
             pts = {k: v[rank::world] for k, v in pts.items()}
+        if self._edge_terms:  # the interior residual at the edge terms' points too, appended in term order
+            edge = [pts[t.name] for t in self._edge_terms]
+            pts = {k: torch.cat([v, *edge]) if k == self._edge_host.name else v for k, v in pts.items()}
         return pts
 
     def _rank_world(self) -> tuple[int, int]:
@@ -230,14 +244,21 @@ class PINNModule(L.LightningModule):
         needs, x, sizes = self._fused(pts)
         whole = self.derivative(self.net, x, self.requests[needs])
         out, start = {}, 0
-        for t, n in zip(self.terms, sizes, strict=True):
+        for t, n in zip(self._fused_terms, sizes, strict=True):
             out[t.name] = whole.take(slice(start, start + n), tuple(pts[t.name].shape[:-1]))
             start += n
+        if self._edge_terms:  # the edge terms' points are the tail of the interior term's
+            host, start = out[self._edge_host.name], pts[self._edge_host.name].shape[0]
+            start -= sum(pts[t.name].shape[0] for t in self._edge_terms)
+            for t in self._edge_terms:
+                n = pts[t.name].shape[0]
+                out[t.name] = host.take(slice(start, start + n), (n,))
+                start += n
         return out
 
     def _fused(self, pts: Mapping[str, Tensor]) -> tuple[tuple[str, ...], Tensor, list[int]]:
         """The union of the terms' needs, their points flattened and concatenated ``(P, d)``, and each one's count."""
-        flat = [pts[t.name].reshape(-1, len(self.pde.axes)) for t in self.terms]
+        flat = [pts[t.name].reshape(-1, len(self.pde.axes)) for t in self._fused_terms]
         return self._fused_needs, torch.cat(flat), [x.shape[0] for x in flat]
 
     def term_loss(self, term: Term, x: Tensor, causal: bool = False, d: Derivatives | None = None) -> Tensor:

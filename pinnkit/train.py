@@ -59,6 +59,7 @@ def build(cfg: DictConfig) -> PINNModule:
         lbfgs_from=cfg.optim.get("lbfgs_from"),
         grad_clip=cfg.optim.get("grad_clip"),
         sampler=cfg.data.get("sampler", "uniform"),
+        residual_everywhere=bool(cfg.data.get("residual_everywhere", False)),
         adaptive=cfg.data.get("adaptive"),
         balance=cfg.get("balance"),
         causal=cfg.get("causal"),

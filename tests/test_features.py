@@ -106,3 +106,46 @@ def test_fused_terms_make_one_backend_call_per_step(tmp_path, monkeypatch):
     pts = module.sample(0)
     module.losses(pts)
     assert calls == [sum(p.shape[0] for p in pts.values())]  # interior + initial + boundary in one call
+
+
+@pytest.mark.parametrize("derivative", ["autograd", "taylor"])
+def test_residual_everywhere_adds_the_edge_points_to_the_interior_residual_once(tmp_path, monkeypatch, derivative):
+    """``data.residual_everywhere``: the interior residual also at the initial and boundary points (DeepXDE's
+    residual set), its mean over all of them; the fused call still evaluates each point once, and it agrees with
+    one call per term."""
+    over = ["pde=burgers", "pde.hard=false", f"derivative={derivative}", "trainer.precision=64", *SHORT]
+    every = build(compose_cfg(tmp_path, *over, "data.residual_everywhere=true"))
+    plain = build(compose_cfg(tmp_path, *over))
+    unfused = build(compose_cfg(tmp_path, *over, "data.residual_everywhere=true", "fuse_terms=false"))
+    plain.load_state_dict(every.state_dict())
+    unfused.load_state_dict(every.state_dict())
+    pts, own = every.sample(0), plain.sample(0)
+    assert torch.equal(pts["pde"], torch.cat([own["pde"], own["ic"], own["bc"]]))
+    assert torch.equal(pts["ic"], own["ic"]) and torch.equal(pts["bc"], own["bc"])
+    calls = []
+    real = type(every.derivative).compute
+
+    def counting(self, f, x, req):
+        calls.append(x.shape[0])
+        return real(self, f, x, req)
+
+    monkeypatch.setattr(type(every.derivative), "compute", counting)
+    losses = every.losses(pts)[1]
+    assert calls == [sum(p.shape[0] for p in own.values())]  # no point evaluated twice
+    monkeypatch.setattr(type(every.derivative), "compute", real)
+    pde = plain.terms[0]
+    with torch.enable_grad():
+        expect = plain.residual(pde, pts["pde"]).square().mean()
+    torch.testing.assert_close(losses["pde"], expect, rtol=1e-12, atol=0)
+    for name, value in unfused.losses(pts)[1].items():
+        torch.testing.assert_close(losses[name], value, rtol=1e-12, atol=0)
+    assert every.losses(pts)[1]["ic"] == plain.losses(own)[1]["ic"]
+
+
+def test_residual_everywhere_needs_one_interior_term(tmp_path, monkeypatch):
+    from pinnkit.pdes import Burgers
+
+    terms = Burgers.terms
+    monkeypatch.setattr(Burgers, "terms", lambda self: [*terms(self), terms(self)[0]])
+    with pytest.raises(ValueError, match=r"residual_everywhere needs exactly one interior term; burgers has "):
+        build(compose_cfg(tmp_path, "pde=burgers", "pde.hard=false", "data.residual_everywhere=true"))

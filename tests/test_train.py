@@ -169,6 +169,7 @@ TINY_POINTS = ["model.width=8", "model.depth=2", "data.points.interior=64", "dat
         ["pde=allen_cahn", "model=modified_mlp", "causal.chunks=4"],
         ["pde=kdv", "model.rwf=true", "model.fourier_features=4"],
         ["pde=heat", "fuse_terms=false"],
+        ["pde=burgers", "data.residual_everywhere=true"],
     ],
     ids=lambda ov: "-".join(o.split("=")[1] for o in ov),
 )
