@@ -5,8 +5,9 @@
     pip install -e ".[peers]"                        # DeepXDE 1.15 and PINA 0.3
 
 The setup (Raissi et al. 2019, DeepXDE's Burgers example): ν = 0.01/π, a 3×20 tanh MLP (Glorot normal), 2540
-interior + 80 boundary + 160 initial points drawn once from a low-discrepancy sequence (DeepXDE's default
-Hammersley; pinnkit's ``data.sampler=sobol``; PINA: random), full batch, Adam lr 1e-3 for ``--adam`` steps, then
+interior + 80 boundary + 160 initial points drawn once from the Hammersley set (DeepXDE's default; pinnkit's
+``data.sampler=hammersley``; PINA: random), the PDE residual at all 2780 of them (DeepXDE's residual set; pinnkit's
+``data.residual_everywhere=true``; PINA: the 2540 interior ones), full batch, Adam lr 1e-3 for ``--adam`` steps, then
 L-BFGS for ``--lbfgs`` pinnkit steps (up to 20 iterations each, history 100; DeepXDE: its own L-BFGS, history 100,
 ``maxiter`` 20 × ``--lbfgs``; PINA: Adam only). Each library runs in its own subprocess with the same torch thread
 count; repeat ``r`` uses seed ``--seed + r`` everywhere. The clock runs from the library's train call to its end;
@@ -98,7 +99,8 @@ def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
     overrides = [
         "pde=burgers", "pde.hard=false", "model.width=20", "model.depth=3", "model.normalize=false",
         "data.points.interior=2540", "data.points.boundary=80", "data.points.initial=160", "data.resample_every=0",
-        "data.sampler=sobol", "optim.optimizer.lr=1e-3", "optim.scheduler=null", f"optim.lbfgs_from={args.adam}",
+        "data.sampler=hammersley", "data.residual_everywhere=true",
+        "optim.optimizer.lr=1e-3", "optim.scheduler=null", f"optim.lbfgs_from={args.adam}",
         "optim.lbfgs.history_size=100",
         f"trainer.max_steps={args.adam + args.lbfgs}", f"trainer.val_check_interval={args.adam + args.lbfgs}",
         "trainer.enable_progress_bar=false", "logger=csv", "checks=false", f"seed={args.seed}",
