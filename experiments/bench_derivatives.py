@@ -41,11 +41,17 @@ BACKENDS = (
     "taylor",
     "taylor+compile",
     "taylor+cudagraph",
+    "taylor+autotune",
     "taylor+step",
 )
 # "taylor+cudagraph": compiled with mode="reduce-overhead" (CUDA graphs); on CPU it is the same as taylor+compile.
+# "taylor+autotune": compiled with mode="max-autotune-no-cudagraphs" (inductor tries GEMM templates and tilings).
 # "taylor+step": the whole loss (jets, residual, mean square) compiled as one graph, as compile_step=true trains.
-COMPILED = {"compile": {"compile": True}, "cudagraph": {"compile": True, "compile_mode": "reduce-overhead"}}
+COMPILED = {
+    "compile": {"compile": True},
+    "cudagraph": {"compile": True, "compile_mode": "reduce-overhead"},
+    "autotune": {"compile": True, "compile_mode": "max-autotune-no-cudagraphs"},
+}
 
 
 @dataclass(frozen=True)
