@@ -93,8 +93,8 @@ def test_fused_terms_give_the_same_losses_as_one_call_per_term(tmp_path, pde, de
         torch.testing.assert_close(a[name], b[name], rtol=1e-12, atol=0)
 
 
-def test_fused_terms_make_one_backend_call_per_step(tmp_path, monkeypatch):
-    module = build(compose_cfg(tmp_path, "pde.hard=false", *SHORT))
+def count_backend_calls(monkeypatch, module) -> list[int]:
+    """The point count of every backend call ``module`` makes from now on (until monkeypatch undoes it)."""
     calls = []
     real = type(module.derivative).compute
 
@@ -103,6 +103,12 @@ def test_fused_terms_make_one_backend_call_per_step(tmp_path, monkeypatch):
         return real(self, f, x, req)
 
     monkeypatch.setattr(type(module.derivative), "compute", counting)
+    return calls
+
+
+def test_fused_terms_make_one_backend_call_per_step(tmp_path, monkeypatch):
+    module = build(compose_cfg(tmp_path, "pde.hard=false", *SHORT))
+    calls = count_backend_calls(monkeypatch, module)
     pts = module.sample(0)
     module.losses(pts)
     assert calls == [sum(p.shape[0] for p in pts.values())]  # interior + initial + boundary in one call
@@ -122,17 +128,10 @@ def test_residual_everywhere_adds_the_edge_points_to_the_interior_residual_once(
     pts, own = every.sample(0), plain.sample(0)
     assert torch.equal(pts["pde"], torch.cat([own["pde"], own["ic"], own["bc"]]))
     assert torch.equal(pts["ic"], own["ic"]) and torch.equal(pts["bc"], own["bc"])
-    calls = []
-    real = type(every.derivative).compute
-
-    def counting(self, f, x, req):
-        calls.append(x.shape[0])
-        return real(self, f, x, req)
-
-    monkeypatch.setattr(type(every.derivative), "compute", counting)
-    losses = every.losses(pts)[1]
+    with monkeypatch.context() as patch:
+        calls = count_backend_calls(patch, every)
+        losses = every.losses(pts)[1]
     assert calls == [sum(p.shape[0] for p in own.values())]  # no point evaluated twice
-    monkeypatch.setattr(type(every.derivative), "compute", real)
     pde = plain.terms[0]
     with torch.enable_grad():
         expect = plain.residual(pde, pts["pde"]).square().mean()
