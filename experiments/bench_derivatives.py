@@ -43,10 +43,13 @@ BACKENDS = (
     "taylor+cudagraph",
     "taylor+autotune",
     "taylor+step",
+    "taylor+stepgraph",
 )
+CUDA_ONLY = ("taylor+cudagraph", "taylor+stepgraph")
 # "taylor+cudagraph": compiled with mode="reduce-overhead" (CUDA graphs); on CPU it is the same as taylor+compile.
 # "taylor+autotune": compiled with mode="max-autotune-no-cudagraphs" (inductor tries GEMM templates and tilings).
 # "taylor+step": the whole loss (jets, residual, mean square) compiled as one graph, as compile_step=true trains.
+# "taylor+stepgraph": taylor+step with mode="reduce-overhead": the whole loss and its backward as CUDA graphs.
 COMPILED = {
     "compile": {"compile": True},
     "cudagraph": {"compile": True, "compile_mode": "reduce-overhead"},
@@ -161,14 +164,14 @@ def build_step(case: Case, backend: str, device: str, dtype: str = "float32") ->
 
         return step
     name, _, comp = backend.partition("+")
-    b = get_backend(name, **COMPILED.get(comp, {}))
+    b = get_backend(name, **COMPILED.get(comp, {}))  # (taylor+step*: the backend uncompiled, the loss compiled)
     req = make_request(case.needs, case.fields, case.axes)  # parsed once, as a training module does
 
     def loss_fn():
         return case.residual(b(net, x, req)).square().mean()
 
-    if comp == "step":
-        loss_fn = torch.compile(loss_fn, dynamic=False)
+    if comp in ("step", "stepgraph"):
+        loss_fn = torch.compile(loss_fn, dynamic=False, mode="reduce-overhead" if comp == "stepgraph" else None)
 
     def step():
         torch.autograd.grad(loss_fn(), params, allow_unused=True)
@@ -182,14 +185,10 @@ def _sync(device: str) -> Callable[[], None]:
     return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
 
-def time_interleaved(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
-    """Step times of every backend, interleaved: round ``r`` times one step of each backend in turn (after one
-    untimed step of it, so its buffers are warm), so a slow stretch of a noisy machine hits them all alike.
-
-    Returns per backend ``{"times": [s, ...]}`` (one per round), or ``{"error": ...}`` if it failed to build or
-    run (one backend's failure is a result, the others go on).
-    """
-    sync = _sync(device)
+def build_warm(case: Case, backends: Sequence[str], device: str, warmup: int) -> tuple[dict, dict[str, dict]]:
+    """Every backend's step, built and run ``warmup`` times (compilation included): ``(steps, results)``, where
+    ``results[backend]`` is ``{"times": []}`` or ``{"error": ...}`` if it failed to build or run (one backend's
+    failure is a result, the others go on)."""
     steps: dict[str, Callable[[], None]] = {}
     out: dict[str, dict] = {}
     for backend in backends:
@@ -201,6 +200,14 @@ def time_interleaved(case: Case, backends: Sequence[str], device: str, reps: int
         except Exception as err:
             out[backend] = {"error": str(err).splitlines()[0][:200] if str(err) else type(err).__name__}
             steps.pop(backend, None)
+    return steps, out
+
+
+def time_rounds(steps: dict[str, Callable[[], None]], out: dict[str, dict], device: str, reps: int) -> None:
+    """Append one timed step of every backend per round to ``out[backend]["times"]``, interleaved: round ``r``
+    runs each backend in turn (an untimed step of it first, so its buffers are warm), so a slow stretch of a
+    noisy machine hits them all alike."""
+    sync = _sync(device)
     for _ in range(reps):
         for backend, step in steps.items():
             step()
@@ -209,6 +216,13 @@ def time_interleaved(case: Case, backends: Sequence[str], device: str, reps: int
             step()
             sync()
             out[backend]["times"].append(time.perf_counter() - t0)
+
+
+def time_interleaved(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
+    """Step times of every backend on ``case``, interleaved (:func:`time_rounds`): per backend
+    ``{"times": [s, ...]}`` (one per round) or ``{"error": ...}``."""
+    steps, out = build_warm(case, backends, device, warmup)
+    time_rounds(steps, out, device, reps)
     return out
 
 
@@ -295,15 +309,23 @@ def run_isolated(case: Case, backends: Sequence[str], device: str, reps: int, wa
 
 
 def cuda_run(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
-    """CUDA: time every backend interleaved in this process, then each one's ``max_memory_allocated`` peak."""
+    """CUDA: time every backend interleaved in this process, then each one's ``max_memory_allocated`` peak over
+    one more step of the same built (and compiled) step."""
     import torch
 
-    res = ratios(time_interleaved(case, backends, device, reps, warmup))
+    steps, times = build_warm(case, backends, device, warmup)
+    time_rounds(steps, times, device, reps)
+    res = ratios(times)
     for backend, r in res.items():
         r["peak_mb"] = None
-        if r["ms"] is not None:
-            torch.cuda.empty_cache()
-            r["peak_mb"] = measure(case, backend, device, 2, 1)["peak_mb"]
+        if backend in steps:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            steps[backend]()
+            torch.cuda.synchronize()
+            r["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+    steps.clear()
     torch.cuda.empty_cache()
     return res
 
@@ -313,7 +335,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--device", default="cpu")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS), help="case list (default: the device's)")
     p.add_argument("--backends", nargs="+", default=None, choices=BACKENDS,
-                   help="default: all (on CPU all but taylor+cudagraph, which needs CUDA)")  # fmt: skip
+                   help=f"default: all (on CPU all but {', '.join(CUDA_ONLY)}, which need CUDA)")  # fmt: skip
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -321,13 +343,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = p.parse_args(argv)
     if args.backends is None:
         cuda = args.device.startswith("cuda")
-        args.backends = [b for b in BACKENDS if cuda or b != "taylor+cudagraph"]
+        args.backends = [b for b in BACKENDS if cuda or b not in CUDA_ONLY]
     if "plain" not in args.backends or "autograd" not in args.backends:
         p.error("--backends must include plain and autograd (the ratios are taken to them)")
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
 
+    # every case builds its compiled steps anew in this process (on CPU, one process per case): without a higher
+    # limit dynamo stops compiling a frame after 8 versions and runs the later cases' steps eagerly
+    torch._dynamo.config.recompile_limit = 64
     preset = args.preset or ("gpu" if args.device.startswith("cuda") else "cpu")
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
     device_label = f"{args.device} ({device_name}, {torch.get_num_threads()} threads)"

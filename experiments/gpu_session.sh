@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One lease of the device tool's H100: the derivative benchmark's three GPU bars, then every accuracy recipe at once
-# on the same GPU (each capped at RECIPE_MIN minutes), results packed into $OUT. Runs from the repo root:
-#   bash experiments/gpu_session.sh          (OUT, TRAINER=gpu, RECIPE_MIN=4, BENCH_S=200 may be set)
+# One lease of the device tool's H100: the CUDA check and the derivative benchmark's three GPU bars, then every
+# accuracy recipe at once on the same GPU (each capped at RECIPE_MIN minutes), results packed into $OUT. From the
+# repo root:  bash experiments/gpu_session.sh   (OUT, TRAINER=gpu, RECIPE_MIN=4, BENCH_S=240, REPS=30 may be set;
+# BENCH_S=0 skips the check and the benchmark, RECIPES=none the recipes)
 set -u
-OUT=${OUT:-/tmp/gpu_out}; TRAINER=${TRAINER:-gpu}; RECIPE_MIN=${RECIPE_MIN:-4}; BENCH_S=${BENCH_S:-200}
+OUT=${OUT:-/tmp/gpu_out}; TRAINER=${TRAINER:-gpu}; RECIPE_MIN=${RECIPE_MIN:-4}; BENCH_S=${BENCH_S:-240}; REPS=${REPS:-30}
 DEVICE=${DEVICE:-cuda}; PRESET=${PRESET:-gpu-core}
 mkdir -p "$OUT"
 if [ -d .whl ]; then  # hydra-core, omegaconf, antlr4 as wheels: the device image has torch and lightning
@@ -15,9 +16,14 @@ export PYTHONUNBUFFERED=1
 python3 -c "import torch, lightning, hydra; print('torch', torch.__version__, 'lightning', lightning.__version__, \
 'hydra', hydra.__version__, 'cuda', torch.cuda.is_available() and torch.cuda.get_device_name())"
 
-echo "== derivative benchmark ($PRESET), the GPU to itself"
-timeout "$BENCH_S" python3 experiments/bench_derivatives.py --device "$DEVICE" --preset "$PRESET" \
-  --backends plain autograd taylor+compile taylor+cudagraph --out "$OUT/bench" 2>&1 | tail -25
+if [ "$BENCH_S" -gt 0 ]; then
+  echo "== every backend on CUDA against CPU (float64)"
+  timeout 120 python3 experiments/check_cuda.py > "$OUT/check_cuda.txt" 2>&1; echo "check_cuda rc $?"; tail -4 "$OUT/check_cuda.txt"
+  echo "== derivative benchmark ($PRESET), the GPU to itself"
+  timeout "$BENCH_S" python3 experiments/bench_derivatives.py --device "$DEVICE" --preset "$PRESET" --reps "$REPS" \
+    --backends plain autograd taylor+compile taylor+cudagraph taylor+step taylor+stepgraph --out "$OUT/bench" 2>&1 | tail -40
+fi
+[ "${RECIPES:-}" = none ] && { ls -la "$OUT" "$OUT/bench"; exit 0; }
 
 echo "== accuracy recipes, all at once, $RECIPE_MIN min each"
 recipes=${RECIPES:-$(ls conf/experiment/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')}
@@ -27,12 +33,7 @@ for r in $recipes; do
     trainer.max_time="$(printf '00:00:%02d:00' "$RECIPE_MIN")" trainer.enable_progress_bar=false \
     hydra.run.dir="$OUT/runs/$r/seed0" > "$OUT/runs/$r.log" 2>&1 &
 done
-# the training path with CUDA graphs (derivative.compile_mode=reduce-overhead), beside the recipes: does it train?
-timeout $((RECIPE_MIN * 60 + 90)) python3 train.py pde=heat trainer="$TRAINER" logger=csv derivative=taylor \
-  derivative.compile=true derivative.compile_mode=reduce-overhead trainer.max_steps=4000 \
-  trainer.enable_progress_bar=false hydra.run.dir="$OUT/runs/heat_cudagraph" > "$OUT/runs/heat_cudagraph.log" 2>&1 &
 wait
-recipes="$recipes heat_cudagraph"
 for r in $recipes; do echo "$r: $(grep -h 'val/l2_rel=' "$OUT/runs/$r.log" | tail -1) | $(tail -1 "$OUT/runs/$r.log" | cut -c1-150)"; done
 tar --exclude='*.ckpt' -czf "$OUT/runs.tar.gz" -C "$OUT" runs && rm -rf "$OUT/runs"
 ls -la "$OUT" "$OUT/bench"
