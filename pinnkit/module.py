@@ -354,7 +354,10 @@ class PINNModule(L.LightningModule):
         Weights: the configured ``loss_weights`` times the grad-norm weights (1 unless ``balance.every > 0``),
         which are updated first on the balancing cadence (Adam phase only; under DDP from rank-mean norms).
         """
-        total, losses, weights = (self._compiled_terms or self.weighted_losses)(pts)
+        w = self.balance_weights
+        if self.balancer is not None:  # the compiled backward keeps its inputs: the in-place update below must
+            w = w.clone()  # not change the weights it saved (autograd's version check would refuse the backward)
+        total, losses, weights = (self._compiled_terms or self.weighted_losses)(pts, w)
         if weights is not None:
             self._causal_w = weights
         step = self.global_step
@@ -364,22 +367,28 @@ class PINNModule(L.LightningModule):
             and not self.in_lbfgs(step)
             and torch.is_grad_enabled()
         ):
-            norms = self.balancer.grad_norms(losses, self.net.parameters())
+            # a compiled step's backward runs once (it reuses its saved tensors as scratch space): the norms,
+            # one backward per term, come from an eager evaluation of the terms (every balance.every steps)
+            terms = losses if self._compiled_terms is None else self.term_losses(pts)[0]
+            norms = self.balancer.grad_norms(terms, self.net.parameters())
             if self._trainer is not None and self.trainer.world_size > 1:
                 norms = self.trainer.strategy.reduce(norms, reduce_op="mean")
             self.balance_weights.copy_(self.balancer.update(self.balance_weights, norms))
             total = self.weighted_total(losses)  # with the moved weights
         return total, losses
 
-    def weighted_losses(self, pts: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], Tensor | None]:
-        """:meth:`term_losses` and their :meth:`weighted_total` with the current weights: the pure function of
-        points and parameters that ``compile_step`` compiles whole (derivatives, residuals, means, the sum)."""
+    def weighted_losses(
+        self, pts: Mapping[str, Tensor], balance_weights: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor], Tensor | None]:
+        """:meth:`term_losses` and their :meth:`weighted_total`: the pure function of points, parameters and
+        grad-norm weights that ``compile_step`` compiles whole (derivatives, residuals, means, the sum)."""
         losses, causal = self.term_losses(pts)
-        return self.weighted_total(losses), losses, causal
+        return self.weighted_total(losses, balance_weights), losses, causal
 
-    def weighted_total(self, losses: Mapping[str, Tensor]) -> Tensor:
-        """``Σ loss_weight · grad-norm weight · loss`` over the terms."""
-        w = self.balance_weights
+    def weighted_total(self, losses: Mapping[str, Tensor], balance_weights: Tensor | None = None) -> Tensor:
+        """``Σ loss_weight · grad-norm weight · loss`` over the terms; the grad-norm weights ``(n_terms,)`` are
+        the module's current ones unless given."""
+        w = self.balance_weights if balance_weights is None else balance_weights
         return sum(self.weights[n] * w[k] * v for k, (n, v) in enumerate(losses.items()))
 
     def optimizer_step_on(self, pts: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
