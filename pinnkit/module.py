@@ -367,8 +367,8 @@ class PINNModule(L.LightningModule):
             and not self.in_lbfgs(step)
             and torch.is_grad_enabled()
         ):
-            # a compiled step's backward runs once (it reuses its saved tensors as scratch space): the norms,
-            # one backward per term, come from an eager evaluation of the terms (every balance.every steps)
+            # one backward per term through a compiled step is refused or wrong (AOTAutograd's donated buffers;
+            # measured): the norms come from an eager evaluation of the terms (every balance.every steps)
             terms = losses if self._compiled_terms is None else self.term_losses(pts)[0]
             norms = self.balancer.grad_norms(terms, self.net.parameters())
             if self._trainer is not None and self.trainer.world_size > 1:
