@@ -251,29 +251,41 @@ def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype
     allocations are returned to the OS on free, which :func:`run_isolated` arranges (``MALLOC_MMAP_THRESHOLD_``)
     in a separate process from the timing one.
     """
-    import torch
-
-    dev = torch.device(device)
     step = build_step(case, backend, device, dtype)
     sync = _sync(device)
     for _ in range(warmup):  # includes compilation for compiled backends
         step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-        torch.cuda.reset_peak_memory_stats(dev)
-        base = torch.cuda.memory_allocated(dev)
-    else:
+    times = []
+
+    def timed():
+        for _ in range(reps):
+            sync()
+            t0 = time.perf_counter()
+            step()
+            sync()
+            times.append(time.perf_counter() - t0)
+
+    peak = peak_mb(timed, device)
+    return {"ms": statistics.median(times) * 1e3, "peak_mb": peak}
+
+
+def peak_mb(run: Callable[[], object], device: str) -> float:
+    """Peak memory (MB) while ``run()`` runs, above what was held before it: ``max_memory_allocated`` on CUDA,
+    the RSS high-water mark on CPU (see :func:`measure`)."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type != "cuda":
         _reset_peak_rss()
         base = _rss_mb()
-    times = []
-    for _ in range(reps):
-        sync()
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    peak = (torch.cuda.max_memory_allocated(dev) - base) / 2**20 if dev.type == "cuda" else _peak_rss_mb() - base
-    return {"ms": statistics.median(times) * 1e3, "peak_mb": peak}
+        run()
+        return _peak_rss_mb() - base
+    torch.cuda.synchronize(dev)
+    torch.cuda.reset_peak_memory_stats(dev)
+    base = torch.cuda.memory_allocated(dev)
+    run()
+    torch.cuda.synchronize(dev)
+    return (torch.cuda.max_memory_allocated(dev) - base) / 2**20
 
 
 def _subprocess(code: str, env: dict | None = None) -> dict:
@@ -319,12 +331,7 @@ def cuda_run(case: Case, backends: Sequence[str], device: str, reps: int, warmup
     for backend, r in res.items():
         r["peak_mb"] = None
         if backend in steps:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-            steps[backend]()
-            torch.cuda.synchronize()
-            r["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+            r["peak_mb"] = peak_mb(steps[backend], device)
     steps.clear()
     torch.cuda.empty_cache()
     return res
