@@ -23,7 +23,7 @@ if [ "$BENCH_S" -gt 0 ]; then
   timeout "$BENCH_S" python3 experiments/bench_derivatives.py --device "$DEVICE" --preset "$PRESET" --reps "$REPS" \
     --backends plain autograd taylor+compile taylor+cudagraph taylor+step taylor+stepgraph --out "$OUT/bench" 2>&1 | tail -40
 fi
-[ "${RECIPES:-}" = none ] && { ls -la "$OUT" "$OUT/bench"; exit 0; }
+[ "${RECIPES:-}" = none ] && { ls -laR "$OUT"; exit 0; }
 
 echo "== accuracy recipes, all at once, $RECIPE_MIN min each"
 recipes=${RECIPES:-$(ls conf/experiment/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')}
@@ -36,4 +36,4 @@ done
 wait
 for r in $recipes; do echo "$r: $(grep -h 'val/l2_rel=' "$OUT/runs/$r.log" | tail -1) | $(tail -1 "$OUT/runs/$r.log" | cut -c1-150)"; done
 tar --exclude='*.ckpt' -czf "$OUT/runs.tar.gz" -C "$OUT" runs && rm -rf "$OUT/runs"
-ls -la "$OUT" "$OUT/bench"
+ls -laR "$OUT"
