@@ -14,6 +14,7 @@ It works on modules it has rules for: ``nn.Linear``, ``nn.Sequential``, ``nn.Ide
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -113,6 +114,11 @@ class Taylor(Backend):
         self._fns: dict[ChannelSpec, Callable[[nn.Module, Tensor], Tensor]] = {}
 
     def _fn(self, spec: ChannelSpec) -> Callable[[nn.Module, Tensor], Tensor]:
+        if torch.compiler.is_compiling():
+            # traced by an outer torch.compile (compile_step): the jets are inlined into its graph. Filling the
+            # cache here would be a side effect of the trace, and the changed cache would fail the trace's guards
+            # at the next call: a second compilation of the whole step
+            return functools.partial(_run, spec=spec)
         fn = self._fns.get(spec)
         if fn is None:
 
