@@ -7,6 +7,7 @@ import json
 import math
 import time
 
+import lightning as L
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -162,6 +163,38 @@ def test_compile_step_trains_as_the_eager_step_and_refuses_autograd(tmp_path):
     assert losses["true"] == pytest.approx(losses["false"], rel=1e-5)
     with pytest.raises(ValueError, match=r"compile_step=true.*'autograd'.*derivative=taylor"):
         train(compose_cfg(tmp_path / "bad", *SHORT, "derivative=autograd", "compile_step=true"))
+
+
+class BackwardProbe(L.Callback):
+    """Records whether the step calls ``loss.backward()`` directly (read once training runs)."""
+
+    def __init__(self) -> None:
+        self.direct: bool | None = None
+
+    def on_train_batch_start(self, trainer, module, *args) -> None:
+        self.direct = module._direct_backward
+
+
+class GradientHook(BackwardProbe):
+    """A callback on the backward, as gradient-logging callbacks are: Lightning's wrapper must call it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def on_after_backward(self, trainer, module) -> None:
+        self.calls += 1
+
+
+def test_backward_skips_lightnings_wrapper_only_where_it_would_do_nothing(tmp_path):
+    probe, hook = BackwardProbe(), GradientHook()
+    train(compose_cfg(tmp_path / "direct", *SHORT), callbacks=[probe])
+    train(compose_cfg(tmp_path / "hooked", *SHORT), callbacks=[hook])
+    assert probe.direct is True  # one CPU device, 32-true, no profiler, no backward hook
+    assert hook.direct is False and hook.calls == 4  # every step's backward reached the callback
+    losses = [[r["train/loss"] for r in read_metrics(tmp_path / run) if r.get("train/loss")] for run in ("direct",
+              "hooked")]  # fmt: skip
+    assert len(losses[0]) == 4 and losses[0] == losses[1]  # the same gradients either way, to the bit
 
 
 TINY_POINTS = ["model.width=8", "model.depth=2", "data.points.interior=64", "data.points.boundary=16",
