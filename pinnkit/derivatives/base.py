@@ -256,8 +256,14 @@ class Derivatives:
         """Rows ``rows`` of a result at flat points ``(P, d)``, reshaped to the leading shape ``lead``: how one
         call over several terms' concatenated points is split back per term."""
 
+        if rows.indices(self.u.shape[0]) == (0, self.u.shape[0], 1) and lead == (self.u.shape[0],):
+            return self  # all of it, already flat: no view ops (each one a node in the step's graph)
+
         def cut(t: Tensor | None) -> Tensor | None:
-            return None if t is None else t[rows].reshape(*lead, *t.shape[1:])
+            if t is None:
+                return None
+            t = t[rows]
+            return t if t.shape[:1] == lead else t.reshape(*lead, *t.shape[1:])
 
         entries = {k: cut(v) for k, v in self._entries.items()}
         return Derivatives(cut(self.u), self.request, entries, cut(self._jac), cut(self._hess))
@@ -411,7 +417,12 @@ class Backend:
                 f"f returns m={m} output columns but the fields {req.fields} name {len(req.fields)}; "
                 "pass fields=(...) with one name per output column"
             )
-        shape = lambda t, extra: t.reshape((*lead, *extra))  # noqa: E731
+
+        def shape(t: Tensor, extra: tuple[int, ...]) -> Tensor:
+            # flat points (N, d) come back as computed, other leading shapes are restored (a reshape is a view
+            # op: one more node in the step's graph, forward and backward)
+            return t if len(lead) == 1 else t.reshape((*lead, *extra))
+
         return Derivatives(
             shape(u, (m,)),
             req,
