@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from pinnkit.derivatives import Auto, Autograd, Taylor, UnsupportedModule, UnsupportedRequest, get_backend
+from pinnkit.derivatives import activations as act
 from pinnkit.derivatives.base import make_request
 from pinnkit.derivatives.jet import ChannelSpec
 from pinnkit.derivatives.taylor import spec_for
@@ -105,6 +106,25 @@ def test_collapsed_sum_is_one_channel_and_reads_like_other_backends():
     assert spec_for(weighted.request, 4).size == 6  # value, 4 directions, one channel
     expect = 3.0 * ref.jac[:, 0, 0] - 0.5 * torch.diagonal(ref.hess[:, 0], dim1=-2, dim2=-1).sum(-1)
     torch.testing.assert_close(weighted[combo], expect, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("needs", [("u_t", "u_x", "u_xx"), ("u_xx+u_yy+u_zz",), ("u_t+-0.1*u_xx", "u_y")])
+def test_first_activation_keeps_constant_directions_factored_and_linear_takes_them(needs):
+    """After Linear -> tanh, a channel ``σ^(t)(h) ⊙ c`` (``c`` the first Linear's columns, the same at every point)
+    stays :class:`Scaled`; the next Linear gives what it gives the multiplied-out jet."""
+    from pinnkit.derivatives.jet import Jet, Scaled
+
+    axes = ("t", "x", "y") if "u_t" in needs[0] else ("x", "y", "z")
+    spec = spec_for(make_request(needs, ("u",), axes), 3)
+    torch.manual_seed(3)
+    first, second = nn.Linear(3, 6).double(), nn.Linear(6, 5).double()
+    jet = Jet.seed(_x(7), spec).linear(first.weight, first.bias).map(act.tanh)
+    assert any(isinstance(b, Scaled) for b in jet._raw)
+    dense = Jet(list(jet._raw), spec)
+    assert not any(isinstance(b, Scaled) for b in dense.blocks)  # reading blocks multiplies them out
+    torch.testing.assert_close(
+        jet.linear(second.weight, second.bias).data, dense.linear(second.weight, second.bias).data, rtol=0, atol=1e-14
+    )
 
 
 def test_unsupported_modules_and_plain_functions_get_clear_errors():

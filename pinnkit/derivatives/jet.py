@@ -11,7 +11,9 @@ along input axes, in the order fixed by a :class:`ChannelSpec`:
 
 Propagation rules (checked against autograd in float64 by the tests):
 
-- linear ``W h + b``: every channel through ``W`` in one matmul, the bias on the value only;
+- linear ``W h + b``: every channel through ``W`` in one matmul, the bias on the value only; a channel that is
+  ``σ^(t)(h) ⊙ c`` with ``c`` the same at every point (after the first activation: the first Linear's columns)
+  goes through as ``σ^(t)(h) (diag(c) W^T)``, so the ``(n, N, w)`` product is never formed (:class:`Scaled`);
 - elementwise ``σ(h)``: Faà di Bruno, ``z_i = σ' h_i``, ``z_ij = σ'' h_i h_j + σ' h_ij``,
   collapsed ``z_P = σ'' Σ_(ij,w)∈P w h_i h_j + σ' h_P`` (first-order parts enter through ``h_P`` alone),
   third order over the set partitions;
@@ -161,14 +163,15 @@ class Jet:
 
     ``blocks = (value (N, w), first (n1, ·, w), second (n2, ·, w), collapsed (ns, ·, w), higher (n3, ·, w))``
     where ``·`` is ``N`` or 1 (broadcast: after the first Linear, ``∂h/∂x_i`` is a column of ``W`` for every
-    point). A block is ``None`` when it is empty or identically zero (second derivatives of the input).
+    point). A block is ``None`` when it is empty or identically zero (second derivatives of the input), or a
+    :class:`Scaled` ``σ^(t)(h) ⊙ c`` that only :meth:`linear` takes as it is (``blocks`` multiplies it out).
     Keeping the blocks apart, instead of slicing one ``(C, N, w)`` tensor, means no op's backward scatters
     into a zero-filled full-size buffer: a Linear is one matmul per block, a nonlinearity a few elementwise ops.
     """
 
-    __slots__ = ("blocks", "spec")
+    __slots__ = ("_raw", "spec")
 
-    def __init__(self, blocks: Sequence[Tensor | None], spec: ChannelSpec) -> None:
+    def __init__(self, blocks: Sequence[Tensor | Scaled | None], spec: ChannelSpec) -> None:
         sizes = [1] + [s.stop - s.start for s in spec.blocks]
         for b, n in zip(blocks, sizes, strict=True):
             if (n == 0 and b is not None) or (b is not None and n != 1 and b.shape[0] != n):
@@ -176,7 +179,14 @@ class Jet:
                                  f"match the spec's channel counts {sizes}")  # fmt: skip
         if blocks[0] is None:
             raise ValueError("a jet needs its value")
-        self.blocks, self.spec = tuple(blocks), spec
+        self._raw, self.spec = tuple(blocks), spec
+
+    @property
+    def blocks(self) -> tuple[Tensor | None, ...]:
+        """The blocks as tensors (a :class:`Scaled` block is multiplied out, once)."""
+        if any(isinstance(b, Scaled) for b in self._raw):
+            self._raw = tuple(b.dense() if isinstance(b, Scaled) else b for b in self._raw)
+        return self._raw  # type: ignore[return-value]
 
     @staticmethod
     def seed(x: Tensor, spec: ChannelSpec) -> Jet:
@@ -227,10 +237,32 @@ class Jet:
 
     # ---- linear maps ---------------------------------------------------------------------------------------
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
-        """``h W^T + b`` on every channel (the bias on the value only): ``(·, N, w) -> (·, N, o)``."""
-        v, *rest = self.blocks
-        value = torch.nn.functional.linear(v, weight, bias)
-        return self._like([value, *(None if b is None else b @ weight.T for b in rest)])
+        """``h W^T + b`` on every channel (the bias on the value only): ``(·, N, w) -> (·, N, o)``.
+
+        A :class:`Scaled` block ``Σ_t s_t ⊙ c_t`` goes through as ``Σ_t s_t (diag(c_t) W^T)``: one matmul per
+        distinct ``s_t`` over all such channels, and the ``(n, N, w)`` product is never formed."""
+        v, *rest = self._raw
+        out: list[Tensor | None] = [torch.nn.functional.linear(v, weight, bias)]
+        groups: list[tuple[Tensor, list[tuple[int, Tensor]]]] = []  # (s, [(block, c)]) per distinct s
+        for k, b in enumerate(rest, 1):
+            if isinstance(b, Scaled):
+                for s, c in b.terms:
+                    group = next((g for g in groups if g[0] is s), None)
+                    if group is None:
+                        groups.append(group := (s, []))
+                    group[1].append((k, c))
+                out.append(None)
+            else:
+                out.append(None if b is None else b @ weight.T)
+        o = weight.shape[0]
+        for s, items in groups:
+            c = torch.cat([c for _, c in items]).squeeze(1)  # (n, w)
+            n = c.shape[0]
+            m = (c[:, :, None] * weight.T).permute(1, 0, 2).reshape(-1, n * o)  # (w, n·o)
+            y = (s @ m).view(*s.shape[:-1], n, o).movedim(-2, 0)  # (n, N, o)
+            for part, (k, _) in zip(y.split([c.shape[0] for _, c in items]), items, strict=True):
+                out[k] = _add(out[k], part)
+        return self._like(out)
 
     def affine(self, scale: Tensor | float, shift: Tensor | float = 0.0) -> Jet:
         """Elementwise ``h * scale + shift`` (shift on the value only)."""
@@ -282,6 +314,8 @@ class Jet:
         v, h1, h2, hs, h3 = self.blocks
         if h1 is None and h2 is None and hs is None and h3 is None:  # derivatives all zero
             return self._like([derivs(v, 0)[0], None, None, None, None])
+        if h3 is None and not spec.higher_terms and all(b is None or b.shape[1] == 1 for b in (h1, h2, hs)):
+            return self._map_constant(derivs)
         s = derivs(v, spec.order)
         ch = self._channels() if spec.order >= 2 else []
         z1 = _mul(s[1], h1)
@@ -299,6 +333,29 @@ class Jet:
         if spec.higher_terms:
             z3 = _stack([_sum(_mul(s[nb], _prod(ch, chans)) for nb, chans in terms) for terms in spec.higher_terms], v)
         return self._like([s[0], z1, z2, zs, z3])
+
+    def _map_constant(self, derivs: Derivs) -> Jet:
+        """``σ(h)`` where every derivative channel is the same for all points (after the first Linear): each
+        output channel is ``Σ_t σ^(t)(h) ⊙ c_t`` with constants ``c_t``, kept as :class:`Scaled` blocks."""
+        spec = self.spec
+        v, h1, h2, hs, _ = self.blocks
+        s = derivs(v, spec.order)
+        ch = self._channels() if spec.order >= 2 else []
+        z1 = None if h1 is None else Scaled([(s[1], h1)])
+        z2 = zs = None
+        if spec.blocks[1].stop > spec.blocks[1].start:
+            i, j = spec.pair_index
+            pairs = _stack([_mul(ch[a], ch[b]) for a, b in zip(i, j, strict=True)], v[:1])
+            terms = [(s[2], pairs)] if pairs is not None else []
+            terms += [(s[1], h2)] if h2 is not None else []
+            z2 = _scaled(terms)
+        if spec.sums:
+            terms = [(s[1], hs)] if hs is not None else []
+            if any(i for i, _, _ in spec.sum_pairs):
+                dots = [_dense(_dot(ch, i, j, w, h1, spec) if i else None, v[:1]) for i, j, w in spec.sum_pairs]
+                terms.append((s[2], torch.stack(dots)))
+            zs = _scaled(terms)
+        return self._like([s[0], z1, z2, zs, None])
 
     def __mul__(self, other: Jet | float) -> Jet:
         """Elementwise product of two jets (Leibniz), or of a jet and a constant number."""
@@ -331,6 +388,31 @@ class Jet:
         return self._like([a0 * c0, z1, z2, zs, z3])
 
     __rmul__ = __mul__
+
+
+class Scaled:
+    """A block ``Σ_t s_t ⊙ c_t`` left unmultiplied: ``s_t (N, w)`` per point, ``c_t (n, 1, w)`` constant."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: Sequence[tuple[Tensor, Tensor]]) -> None:
+        self.terms = tuple(terms)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        s, c = self.terms[0]
+        return (c.shape[0], *s.shape)
+
+    def dense(self) -> Tensor:
+        return _sum(s * c for s, c in self.terms)  # type: ignore[return-value]
+
+
+def _scaled(terms: list[tuple[Tensor, Tensor]]) -> Scaled | Tensor | None:
+    """One term stays :class:`Scaled` (a Linear takes it at no extra cost); a sum of terms is multiplied out, since
+    each distinct ``s_t`` would cost the next Linear a matmul of its own."""
+    if not terms:
+        return None
+    return Scaled(terms) if len(terms) == 1 else Scaled(terms).dense()
 
 
 # ---- None-as-zero arithmetic ---------------------------------------------------------------------------------
