@@ -12,7 +12,8 @@ above the memory held before them (after warm-up and compilation), i.e. what the
     python experiments/bench_derivatives.py                    # default CPU run (< 10 min on 2 cores)
     python experiments/bench_derivatives.py --device cuda --preset gpu
 
-Writes ``experiments/results/bench_derivatives_<device>.{csv,json,png}`` and prints a markdown table.
+Writes ``experiments/results/bench_derivatives_<device>[_<preset>].{csv,json,png}`` (e.g. ``_cpu_core`` for
+``--preset cpu-core``) and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -364,8 +365,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
     device_label = f"{args.device} ({device_name}, {torch.get_num_threads()} threads)"
     rows = []
+    tag = output_tag(args.device, args.preset)
     args.out.mkdir(parents=True, exist_ok=True)
-    partial = args.out / f"bench_derivatives_{args.device.split(':')[0]}.partial.jsonl"
+    partial = args.out / f"bench_derivatives_{tag}.partial.jsonl"
     partial.unlink(missing_ok=True)
     for case in PRESETS[preset]:
         run = cuda_run if args.device.startswith("cuda") else run_isolated
@@ -380,9 +382,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 "speedup_vs_autograd": r["speedup_vs_autograd"], "peak_mb": r["peak_mb"],
                 "error": r.get("error", ""), "device": device_label,
             })  # fmt: skip
-    write(rows, args.out, args.device.split(":")[0], device_label)
+    write(rows, args.out, tag, device_label)
     partial.unlink()
     return rows
+
+
+def output_tag(device: str, preset: str | None) -> str:
+    """The results' file tag: the device type, plus the preset when one is named (``cuda``, ``cpu_core`` for
+    ``--preset cpu-core``), so a preset's run does not overwrite the default run's files."""
+    kind = device.split(":")[0]
+    if preset is None:
+        return kind
+    return f"{kind}_{preset.removeprefix('cpu-').removeprefix('gpu-').replace('-', '_')}"
 
 
 def _label(r: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from experiments.bench_derivatives import PRESETS, Case, measure, ratios, table, time_interleaved, write
+from experiments.bench_derivatives import PRESETS, Case, measure, output_tag, ratios, table, time_interleaved, write
 
 
 def test_measure_every_backend_on_a_tiny_case():
@@ -33,6 +33,12 @@ def test_cases_build_the_residual_they_name():
     assert heat.needs == ("u_t+-0.1*u_xx",)  # what pinnkit's Heat asks for
     assert lap.needs == ("u_x0x0+u_x1x1+u_x2x2",)
     assert full.needs is None and full.fields == ("u0", "u1", "u2")
+
+
+def test_a_named_preset_writes_its_own_files():
+    assert output_tag("cpu", None) == "cpu" and output_tag("cuda:0", None) == "cuda"
+    assert output_tag("cpu", "cpu-core") == "cpu_core" and output_tag("cuda", "gpu-core") == "cuda_core"
+    assert output_tag("cpu", "smoke") == "cpu_smoke"
 
 
 def test_write_outputs_and_table(tmp_path):
