@@ -256,9 +256,9 @@ class Jet:
                 out.append(None if b is None else b @ weight.T)
         o = weight.shape[0]
         for s, items in groups:
-            c = torch.cat([c for _, c in items]).squeeze(1)  # (n, w)
-            n = c.shape[0]
-            m = (c[:, :, None] * weight.T).permute(1, 0, 2).reshape(-1, n * o)  # (w, n·o)
+            consts = torch.cat([c for _, c in items]).squeeze(1)  # (n, w): every channel's c, all blocks
+            n = consts.shape[0]
+            m = (consts[:, :, None] * weight.T).permute(1, 0, 2).reshape(-1, n * o)  # (w, n·o)
             y = (s @ m).view(*s.shape[:-1], n, o).movedim(-2, 0)  # (n, N, o)
             for part, (k, _) in zip(y.split([c.shape[0] for _, c in items]), items, strict=True):
                 out[k] = _add(out[k], part)
