@@ -47,6 +47,10 @@ BACKENDS = (
     "taylor+stepgraph",
 )
 CUDA_ONLY = ("taylor+cudagraph", "taylor+stepgraph")
+SLOW_S = 0.5  # a step this slow is timed without an untimed step before it in each round
+NOT_DEFAULT = (
+    "taylor+autotune",
+)  # a compile mode, not a backend: its autotuning alone made the default CPU run >10 min
 # "taylor+cudagraph": compiled with mode="reduce-overhead" (CUDA graphs); on CPU it is the same as taylor+compile.
 # "taylor+autotune": compiled with mode="max-autotune-no-cudagraphs" (inductor tries GEMM templates and tilings).
 # "taylor+step": the whole loss (jets, residual, mean square) compiled as one graph, as compile_step=true trains.
@@ -206,13 +210,16 @@ def build_warm(case: Case, backends: Sequence[str], device: str, warmup: int) ->
 
 def time_rounds(steps: dict[str, Callable[[], None]], out: dict[str, dict], device: str, reps: int) -> None:
     """Append one timed step of every backend per round to ``out[backend]["times"]``, interleaved: round ``r``
-    runs each backend in turn (an untimed step of it first, so its buffers are warm), so a slow stretch of a
-    noisy machine hits them all alike."""
+    runs each backend in turn (an untimed step of it first, so its buffers are warm, unless its steps take over
+    ``SLOW_S``: d=10 ``func_fwd``'s 4 s steps would otherwise push the default CPU run past 10 minutes), so a slow
+    stretch of a noisy machine hits them all alike."""
     sync = _sync(device)
     for _ in range(reps):
         for backend, step in steps.items():
-            step()
-            sync()
+            times = out[backend]["times"]
+            if not times or times[-1] < SLOW_S:
+                step()
+                sync()
             t0 = time.perf_counter()
             step()
             sync()
@@ -343,7 +350,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--device", default="cpu")
     p.add_argument("--preset", default=None, choices=sorted(PRESETS), help="case list (default: the device's)")
     p.add_argument("--backends", nargs="+", default=None, choices=BACKENDS,
-                   help=f"default: all (on CPU all but {', '.join(CUDA_ONLY)}, which need CUDA)")  # fmt: skip
+                   help=f"default: all but {', '.join(NOT_DEFAULT)} (on CPU also but {', '.join(CUDA_ONLY)}, "
+                        "which need CUDA)")  # fmt: skip
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -351,7 +359,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = p.parse_args(argv)
     if args.backends is None:
         cuda = args.device.startswith("cuda")
-        args.backends = [b for b in BACKENDS if cuda or b not in CUDA_ONLY]
+        args.backends = [b for b in BACKENDS if b not in NOT_DEFAULT and (cuda or b not in CUDA_ONLY)]
     if "plain" not in args.backends or "autograd" not in args.backends:
         p.error("--backends must include plain and autograd (the ratios are taken to them)")
     if args.threads:
