@@ -309,53 +309,30 @@ class Jet:
 
     # ---- nonlinear maps ------------------------------------------------------------------------------------
     def map(self, derivs: Derivs) -> Jet:
-        """Elementwise ``σ(h)`` given ``derivs(h, k) -> [σ, σ', ..., σ^(k)]`` (Faà di Bruno)."""
+        """Elementwise ``σ(h)`` given ``derivs(h, k) -> [σ, σ', ..., σ^(k)]`` (Faà di Bruno).
+
+        Each output channel is ``Σ_t σ^(t)(h) ⊙ c_t``. Where every derivative channel is the same for all points
+        (after the first Linear), a channel of one such term is kept as a :class:`Scaled` block."""
         spec = self.spec
         v, h1, h2, hs, h3 = self.blocks
         if h1 is None and h2 is None and hs is None and h3 is None:  # derivatives all zero
             return self._like([derivs(v, 0)[0], None, None, None, None])
-        if h3 is None and not spec.higher_terms and all(b is None or b.shape[1] == 1 for b in (h1, h2, hs)):
-            return self._map_constant(derivs)
+        constant = h3 is None and not spec.higher_terms and all(b is None or b.shape[1] == 1 for b in (h1, h2, hs))
         s = derivs(v, spec.order)
+        s2 = s[2] if spec.order >= 2 else None  # (first-order sums: their second-order parts, dots, are all None)
         ch = self._channels() if spec.order >= 2 else []
-        z1 = _mul(s[1], h1)
+        z1 = _terms([(s[1], h1)], constant)
         z2 = zs = z3 = None
         if spec.blocks[1].stop > spec.blocks[1].start:
             i, j = spec.pair_index
-            pairs = [_mul(ch[a], ch[b]) for a, b in zip(i, j, strict=True)]
-            z2 = _add(_mul(s[2], _stack(pairs, v)), _mul(s[1], h2))
+            pairs = _stack([_mul(ch[a], ch[b]) for a, b in zip(i, j, strict=True)], v)
+            z2 = _terms([(s2, pairs), (s[1], h2)], constant)
         if spec.sums:
-            zs = torch.stack([
-                _dense(_add(_mul(s[2], _dot(ch, i, j, w, h1, spec)) if i else None,
-                            None if hs is None else s[1] * hs[k]), v)
-                for k, (i, j, w) in enumerate(spec.sum_pairs)
-            ])  # fmt: skip
+            dots = _stack([_dot(ch, i, j, w, h1, spec) if i else None for i, j, w in spec.sum_pairs], v)
+            zs = _terms([(s2, dots), (s[1], hs)], constant)
         if spec.higher_terms:
             z3 = _stack([_sum(_mul(s[nb], _prod(ch, chans)) for nb, chans in terms) for terms in spec.higher_terms], v)
         return self._like([s[0], z1, z2, zs, z3])
-
-    def _map_constant(self, derivs: Derivs) -> Jet:
-        """``σ(h)`` where every derivative channel is the same for all points (after the first Linear): each
-        output channel is ``Σ_t σ^(t)(h) ⊙ c_t`` with constants ``c_t``, kept as :class:`Scaled` blocks."""
-        spec = self.spec
-        v, h1, h2, hs, _ = self.blocks
-        s = derivs(v, spec.order)
-        ch = self._channels() if spec.order >= 2 else []
-        z1 = None if h1 is None else Scaled([(s[1], h1)])
-        z2 = zs = None
-        if spec.blocks[1].stop > spec.blocks[1].start:
-            i, j = spec.pair_index
-            pairs = _stack([_mul(ch[a], ch[b]) for a, b in zip(i, j, strict=True)], v[:1])
-            terms = [(s[2], pairs)] if pairs is not None else []
-            terms += [(s[1], h2)] if h2 is not None else []
-            z2 = _scaled(terms)
-        if spec.sums:
-            terms = [(s[1], hs)] if hs is not None else []
-            if any(i for i, _, _ in spec.sum_pairs):
-                dots = [_dense(_dot(ch, i, j, w, h1, spec) if i else None, v[:1]) for i, j, w in spec.sum_pairs]
-                terms.append((s[2], torch.stack(dots)))
-            zs = _scaled(terms)
-        return self._like([s[0], z1, z2, zs, None])
 
     def __mul__(self, other: Jet | float) -> Jet:
         """Elementwise product of two jets (Leibniz), or of a jet and a constant number."""
@@ -407,12 +384,14 @@ class Scaled:
         return _sum(s * c for s, c in self.terms)  # type: ignore[return-value]
 
 
-def _scaled(terms: list[tuple[Tensor, Tensor]]) -> Scaled | Tensor | None:
-    """One term stays :class:`Scaled` (a Linear takes it at no extra cost); a sum of terms is multiplied out, since
-    each distinct ``s_t`` would cost the next Linear a matmul of its own."""
+def _terms(terms: list[tuple[Tensor | None, Tensor | None]], factored: bool) -> Scaled | Tensor | None:
+    """``Σ_t s_t ⊙ c_t`` over the terms with a nonzero ``c_t`` (``None`` if none). With ``factored`` (constant
+    ``c_t``) a single term stays :class:`Scaled`, which a Linear takes at no extra cost; a sum is multiplied out,
+    since each distinct ``s_t`` would cost the next Linear a matmul of its own."""
+    terms = [(s, c) for s, c in terms if c is not None]  # (s_t is None only where c_t is)
     if not terms:
         return None
-    return Scaled(terms) if len(terms) == 1 else Scaled(terms).dense()
+    return Scaled(terms) if factored and len(terms) == 1 else Scaled(terms).dense()
 
 
 # ---- None-as-zero arithmetic ---------------------------------------------------------------------------------
