@@ -36,7 +36,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 NU = 0.01 / math.pi
 TARGET = 1e-2
-RUNNERS = ("pinnkit-autograd", "pinnkit-taylor", "pinnkit-taylor-step", "deepxde", "pina")
+RUNNERS = (
+    "pinnkit-autograd",
+    "pinnkit-taylor",
+    "pinnkit-taylor-step",
+    "bare-autograd",
+    "bare-taylor",
+    "deepxde",
+    "pina",
+)
 
 
 # ---- shared: the reference grid and a pausable tracker -------------------------------------------------------
@@ -88,14 +96,9 @@ def iterations(step: int, adam: int) -> int:
     return step if step <= adam else adam + (step - adam) * LBFGS_ITERS
 
 
-def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
-    """pinnkit's run; ``taylor`` compiles the jets (``derivative.compile``), or with ``whole_step`` the whole loss
-    (``compile_step``)."""
-    import lightning as L
-    from hydra import compose, initialize_config_dir
-
-    from pinnkit.train import CONF_DIR, train
-
+def pinnkit_overrides(args, backend: str, whole_step: bool = False) -> list[str]:
+    """The Hydra overrides of pinnkit's run (``args``: the benchmark's options); ``taylor`` compiles the jets
+    (``derivative.compile``), or with ``whole_step`` the whole loss (``compile_step``)."""
     overrides = [
         "pde=burgers", "pde.hard=false", "model.width=20", "model.depth=3", "model.normalize=false",
         "data.points.interior=2540", "data.points.boundary=80", "data.points.initial=160", "data.resample_every=0",
@@ -108,7 +111,17 @@ def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
     ]  # fmt: skip
     if backend == "taylor":
         overrides.append("compile_step=true" if whole_step else "derivative.compile=true")
-    overrides += args.pinnkit_override
+    return overrides + args.pinnkit_override
+
+
+def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
+    """pinnkit's run (:func:`pinnkit_overrides`)."""
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+
+    from pinnkit.train import CONF_DIR, train
+
+    overrides = pinnkit_overrides(args, backend, whole_step)
     holder: dict = {}
 
     class Track(L.Callback):
@@ -130,6 +143,41 @@ def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
     import pinnkit
 
     return {"history": tracker.history, "version": getattr(pinnkit, "__version__", "dev"), "setup_s": setup}
+
+
+def run_bare(args, kind: str) -> dict:
+    """A library-free loop (``experiments/bare_burgers.py``; ``kind``: ``autograd`` or ``taylor``, compiled whole)
+    on the points and initial weights of pinnkit's run with this seed: fused Adam, ``--adam`` steps, no L-BFGS."""
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+
+    sys.path.insert(0, str(ROOT))
+    from experiments.bare_burgers import autograd_loss, mlp_like, taylor_loss
+    from pinnkit.train import CONF_DIR, build
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*pinnkit_overrides(args, "autograd"), f"paths.output_dir={out}"])
+    L.seed_everything(cfg.seed, verbose=False)  # as pinnkit's run seeds before building
+    module = build(cfg)
+    pts = module.sample(0)
+    x, n_ic, n_bc = pts["pde"], pts["ic"].shape[0], pts["bc"].shape[0]
+    if not (torch.equal(x[-n_bc:], pts["bc"]) and torch.equal(x[-n_bc - n_ic : -n_bc], pts["ic"])):
+        raise RuntimeError("pinnkit's residual points no longer end with the initial then the boundary points")
+    net = mlp_like(list(module.net.linears))
+    loss = {"autograd": autograd_loss, "taylor": torch.compile(taylor_loss, dynamic=False)}[kind]
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+    tracker = Tracker(lambda p: net(p.float()).double(), args.eval_every)
+    tracker.start = time.perf_counter()
+    for step in range(1, args.adam + 1):
+        value = loss(net, x, n_ic, n_bc)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        tracker.maybe(step)
+    if not tracker.history or tracker.history[-1][1] != args.adam:
+        tracker.record(args.adam)
+    return {"history": tracker.history, "version": f"torch {torch.__version__.split('+')[0]}"}
 
 
 def run_deepxde(args) -> dict:
@@ -250,7 +298,7 @@ def median_row(rows: list[dict]) -> dict:
 def available(name: str) -> bool:
     from importlib.util import find_spec
 
-    return name.startswith("pinnkit") or find_spec({"deepxde": "deepxde", "pina": "pina"}[name]) is not None
+    return name.startswith(("pinnkit", "bare")) or find_spec({"deepxde": "deepxde", "pina": "pina"}[name]) is not None
 
 
 def main() -> None:
@@ -283,6 +331,7 @@ def main() -> None:
         run = {"pinnkit-autograd": lambda: run_pinnkit(args, "autograd"),
                "pinnkit-taylor": lambda: run_pinnkit(args, "taylor"),
                "pinnkit-taylor-step": lambda: run_pinnkit(args, "taylor", whole_step=True),
+               "bare-autograd": lambda: run_bare(args, "autograd"), "bare-taylor": lambda: run_bare(args, "taylor"),
                "deepxde": lambda: run_deepxde(args), "pina": lambda: run_pina(args)}[args.worker]  # fmt: skip
         print("RESULT " + json.dumps(run()))
         return

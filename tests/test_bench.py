@@ -91,3 +91,54 @@ def test_peer_medians_count_a_run_that_never_reaches_the_target_as_slowest():
     assert row["reached"] == "2/3" and row["repeats_time_to_1e-2_s"] == "50 - 70"
     runs[0]["time_to_1e-2_s"] = None
     assert median_row(runs)["time_to_1e-2_s"] is None  # two of three never got there
+
+
+def test_bare_reference_losses_are_pinnkits_burgers_loss():
+    """The peer benchmark's library-free loops compute pinnkit's Burgers loss (residual at every point, initial and
+    boundary terms from the tail rows), by nested autograd and by the hand Taylor pass, on a copy of its net."""
+    import math
+
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    from experiments.bare_burgers import autograd_loss, mlp_like, taylor_loss
+    from pinnkit.train import CONF_DIR, build
+
+    overrides = ["pde=burgers", "pde.hard=false", "model.width=8", "model.depth=3", "model.normalize=false",
+                 "data.points.interior=50", "data.points.boundary=6", "data.points.initial=10",
+                 "data.residual_everywhere=true", "trainer.precision=64", "logger=csv",
+                 "paths.output_dir=/unused"]  # fmt: skip
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        module = build(compose("train", overrides=overrides))
+    pts = module.sample(0)
+    x, n_ic, n_bc = pts["pde"], pts["ic"].shape[0], pts["bc"].shape[0]
+    assert torch.equal(x[-n_bc:], pts["bc"]) and torch.equal(x[-n_bc - n_ic : -n_bc], pts["ic"])
+    expected = sum(module.term_losses(pts)[0].values()).detach()
+    net = mlp_like(list(module.net.linears)).double()
+    nu = module.pde.nu_true
+    for loss in (autograd_loss, taylor_loss):
+        got = loss(net, x, n_ic, n_bc, nu).detach()
+        assert math.isclose(float(got), float(expected), rel_tol=1e-10), (loss.__name__, float(got), float(expected))
+    # and the gradients the loops train with are the same
+    g_ag = torch.autograd.grad(autograd_loss(net, x, n_ic, n_bc, nu), list(net.parameters()))
+    g_ty = torch.autograd.grad(taylor_loss(net, x, n_ic, n_bc, nu), list(net.parameters()))
+    for a, b in zip(g_ag, g_ty, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_peer_benchmark_bare_worker_trains_and_tracks(tmp_path):
+    """A bare reference worker runs in its subprocess on pinnkit's points and initial net: Adam only, its error
+    recorded every ``--eval-every`` steps and falling."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "experiments/bench_peers.py", "--worker", "bare-autograd", "--adam", "40", "--lbfgs", "0",
+           "--eval-every", "20", "--threads", "1"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    hist = result["history"]
+    assert [h[1] for h in hist] == [20, 40] and hist[1][0] > hist[0][0] > 0
+    assert 0 < hist[1][2] < 1.5 and result["version"].startswith("torch ")
