@@ -16,6 +16,12 @@ relative L2 error against pinnkit's Cole-Hopf reference on the 100 × 256 grid i
 the repeats: Adam it/s (steady state, after the first evaluation), time to rel L2 <= 1e-2, final rel L2. Writes
 ``bench_peers_<device>.{csv,json,png,md}`` to ``experiments/results/`` (``--out``) and prints the markdown table,
 ratios to DeepXDE first.
+
+Two library-free reference loops (``experiments/bare_burgers.py``) run on pinnkit's points and initial weights for
+the same seed, with fused Adam and nothing else (no L-BFGS, no logging, no checks): ``bare-autograd`` (nested
+reverse mode, the math of DeepXDE and of pinnkit's ``derivative=autograd``) and ``bare-taylor`` (a hand-written
+4-channel forward Taylor step, ``u, u_t, u_x, u_xx``, compiled whole). They show what a loop costs without a
+framework on the machine at hand.
 """
 
 from __future__ import annotations
