@@ -1,6 +1,6 @@
 """End-to-end training speed and accuracy against DeepXDE and PINA on the classic Burgers setup, side by side.
 
-    python experiments/bench_peers.py                # pinnkit (autograd; taylor) + DeepXDE + PINA if installed
+    python experiments/bench_peers.py                # pinnkit (autograd; taylor), the bare loops, DeepXDE, PINA
     python experiments/bench_peers.py --quick        # a few steps, for tests
     pip install -e ".[peers]"                        # DeepXDE 1.15 and PINA 0.3
 

@@ -128,7 +128,7 @@ def test_bare_reference_losses_are_pinnkits_burgers_loss():
 
 def test_peer_benchmark_bare_worker_trains_and_tracks(tmp_path):
     """A bare reference worker runs in its subprocess on pinnkit's points and initial net: Adam only, its error
-    recorded every ``--eval-every`` steps and falling."""
+    recorded every ``--eval-every`` steps, training time excluding the evaluations."""
     import subprocess
     import sys
     from pathlib import Path
