@@ -20,8 +20,6 @@ import math
 import torch
 from torch import Tensor, nn
 
-NU = 0.01 / math.pi
-
 
 def mlp_like(linears: list[nn.Linear]) -> nn.Sequential:
     """A plain ``nn.Sequential`` tanh MLP holding copies of ``linears``' weights (``(N, 2) -> (N, 1)``)."""
@@ -42,7 +40,7 @@ def _boundary_terms(u: Tensor, x: Tensor, n_ic: int, n_bc: int) -> Tensor:
     return ic.square().mean() + u[n + n_ic :].square().mean()
 
 
-def autograd_loss(net: nn.Module, x: Tensor, n_ic: int, n_bc: int, nu: float = NU) -> Tensor:
+def autograd_loss(net: nn.Module, x: Tensor, n_ic: int, n_bc: int, nu: float) -> Tensor:
     """The Burgers loss with nested ``torch.autograd.grad`` (``x (N, 2)`` without grad; a scalar)."""
     x = x.detach().requires_grad_(True)
     u = net(x)[:, 0]
@@ -53,7 +51,7 @@ def autograd_loss(net: nn.Module, x: Tensor, n_ic: int, n_bc: int, nu: float = N
     return r.square().mean() + _boundary_terms(u, x, n_ic, n_bc)
 
 
-def taylor_loss(net: nn.Sequential, x: Tensor, n_ic: int, n_bc: int, nu: float = NU) -> Tensor:
+def taylor_loss(net: nn.Sequential, x: Tensor, n_ic: int, n_bc: int, nu: float) -> Tensor:
     """The Burgers loss with a hand-written forward Taylor pass through ``net`` (Linear/Tanh; ``x (N, 2)``)."""
     linears = [m for m in net if isinstance(m, nn.Linear)]
     first, *hidden, last = linears

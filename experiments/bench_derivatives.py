@@ -222,7 +222,7 @@ def time_rounds(steps: dict[str, Callable[[], None]], out: dict[str, dict], devi
             t0 = time.perf_counter()
             step()
             sync()
-            out[backend]["times"].append(time.perf_counter() - t0)
+            times.append(time.perf_counter() - t0)
 
 
 def time_interleaved(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:

@@ -176,7 +176,7 @@ def run_bare(args, kind: str) -> dict:
     tracker = Tracker(lambda p: net(p.float()).double(), args.eval_every)
     tracker.start = time.perf_counter()
     for step in range(1, args.adam + 1):
-        value = loss(net, x, n_ic, n_bc)
+        value = loss(net, x, n_ic, n_bc, NU)
         opt.zero_grad()
         value.backward()
         opt.step()
