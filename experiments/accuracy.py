@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: experiments/ and pinnkit/ importable
 
 from experiments.compare_runs import run_overrides  # noqa: E402
-from pinnkit.train import write_json  # noqa: E402
+from pinnkit.atomic import write_json  # noqa: E402
 
 RECIPES = ROOT / "conf" / "experiment"
 BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"

@@ -4,8 +4,8 @@ It knows nothing of a particular PDE: every loss is a :class:`~pinnkit.pdes.Term
 derivative needs and its residual. Logged keys: ``train/loss``, ``train/loss_<term>``, ``val/l2_rel``,
 ``val/loss_<term>`` for the interior term, ``perf/it_per_s``, ``perf/deriv_ms`` (values + derivatives + residuals
 of one step), ``perf/deriv_share`` (that over the mean step time) and, on CUDA, ``perf/gpu_mem_gb``; all on the
-logging cadence. A non-finite loss stops training with the term and first bad step (``nonfinite="stop"``, checked
-on the logging cadence) or skips the step (``"skip"``, checked every step).
+logging cadence. A non-finite loss stops training with the term and first bad step (``nonfinite="stop"``) or skips
+the step (``"skip"``); :mod:`pinnkit.guard` says when it is checked.
 """
 
 from __future__ import annotations
@@ -23,18 +23,15 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
+from .checkpoints import FORMAT
 from .derivatives import Backend, Derivatives
 from .derivatives.base import Request, is_derivative_name, make_request
 from .derivatives.checks import check_pointwise, check_reaches_params
+from .guard import NonFiniteGuard
 from .pdes import PDE, Term
+from .resume import run_identity
 from .sampling import SAMPLERS, adaptive_choice
 from .weighting import GradNormBalance, causal_loss
-
-NONFINITE = ("stop", "skip")
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss term became NaN or Inf during training."""
 
 
 class Ticks(IterableDataset):
@@ -77,6 +74,7 @@ class PINNModule(L.LightningModule):
         seed: int = 0,
         checks: bool = True,
         nonfinite: str = "stop",
+        nonfinite_skip_limit: float = 0.5,
         lbfgs: Callable[..., torch.optim.Optimizer] | None = None,
         lbfgs_from: int | None = None,
         grad_clip: float | None = None,
@@ -99,9 +97,6 @@ class PINNModule(L.LightningModule):
         self.closure_calls = 0
         self._direct_backward = False  # set at train start: see plain_backward()
         self._time_losses, self._loss_ms = False, None
-        if nonfinite not in NONFINITE:
-            raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
-        self.nonfinite = nonfinite
         self.pde, self.net, self.derivative = pde, net, derivative
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.terms: list[Term] = pde.terms()
@@ -174,9 +169,10 @@ class PINNModule(L.LightningModule):
         self._val: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
         self._mark: tuple[int, float] | None = None
         self._t0 = time.perf_counter()
-        self._first_bad: Tensor | None = None  # (n_terms,) first step each term was non-finite, -1 if never
-        self.stopped_reason: str | None = None
+        self.guard = NonFiniteGuard(nonfinite, names, nonfinite_skip_limit)
         self.run_config: dict | None = None  # the resolved training config, stored in checkpoints
+        self.time_before, self.segments_before = 0.0, []  # earlier segments of a resumed run (from its checkpoint)
+        self._segment: tuple[float, int] = (time.perf_counter(), 0)  # this segment's start: (clock, step)
 
     def forward(self, x: Tensor) -> Tensor:
         """``x (..., d) -> u (..., m)``."""
@@ -472,39 +468,28 @@ class PINNModule(L.LightningModule):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    # ---- non-finite guard ---------------------------------------------------------------------------------
+    # ---- non-finite guard (pinnkit.guard) ------------------------------------------------------------------
     def _guard(self, losses: dict[str, Tensor]) -> bool:
-        """Record, on the device, the first step each term went non-finite; read it back (a host sync) every
-        step with ``nonfinite="skip"`` (True: skip this step), else on the logging cadence, where it stops."""
-        finite = torch.stack([v.detach() for v in losses.values()]).isfinite()
-        if self._first_bad is None or self._first_bad.device != finite.device:
-            self._first_bad = torch.full((len(losses),), -1, dtype=torch.long, device=finite.device)
-        self._first_bad = torch.where((self._first_bad < 0) & ~finite, self.global_step, self._first_bad)
-        if self.nonfinite == "skip":
-            return not bool(finite.all())
-        if self.in_lbfgs(self.global_step):  # L-BFGS's closure already synced; check now
-            self.check_finite()
-            return False
-        if self.logging_step():
-            self.check_finite()
+        """Record this step's losses in the guard (True: skip the step, with ``nonfinite="skip"``); read the guard
+        back after L-BFGS steps (whose closure already synced) and on the logging cadence. Validation start and
+        the end of training read it whatever the cadence."""
+        skip = self.guard.record(losses, self.global_step)
+        if self.guard.mode == "skip":
+            if skip and self._trainer is not None:
+                self.guard.check_skips(self.global_step + 1, self.trainer.max_steps)
+            return skip
+        if self.in_lbfgs(self.global_step) or self.logging_step():
+            self.guard.check(self.global_step)
         return False
 
-    def check_finite(self) -> None:
-        """Stop training (``trainer.should_stop``) with a message if some term has been non-finite."""
-        if self._first_bad is None or self.nonfinite == "skip":
-            return
-        first = self._first_bad.tolist()
-        bad = {t.name: s for t, s in zip(self.terms, first, strict=True) if s >= 0}
-        if bad and self.stopped_reason is None:
-            step = min(bad.values())
-            names = ", ".join(f"'{n}' (from step {s})" for n, s in sorted(bad.items(), key=lambda kv: kv[1]))
-            self.stopped_reason = (
-                f"non-finite loss in term {names}; first bad step {step}. Training stopped; the last checkpoint "
-                "from before it is kept. Lower the learning rate, clip gradients (optim.grad_clip=1.0) "
-                "or set nonfinite=skip"
-            )
-            self.trainer.should_stop = True
-            raise NonFiniteLossError(self.stopped_reason)
+    def nonfinite_report(self) -> str | None:
+        """Why the current state must not be saved (a NaN/Inf loss or parameter), or ``None``."""
+        return self.guard.report(self.global_step, self.parameters())
+
+    def on_validation_start(self) -> None:
+        """Before any checkpoint of this validation is written: stop if a loss or parameter is non-finite."""
+        if self._trainer is not None and not self.trainer.sanity_checking:
+            self.guard.check(self.global_step, self.parameters())
 
     # ---- validation ---------------------------------------------------------------------------------------
     def val_data(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -557,6 +542,7 @@ class PINNModule(L.LightningModule):
             )
 
     def on_fit_start(self) -> None:
+        self._segment = (time.perf_counter(), 0)  # the step is set at train start, after a checkpoint is restored
         kinds = [type(c) for c in self.trainer.callbacks]
         first_lr = next((i for i, k in enumerate(kinds) if issubclass(k, LearningRateMonitor)), len(kinds))
         if self.steps_per_batch > 1 and (StepsPerBatch not in kinds or kinds.index(StepsPerBatch) > first_lr):
@@ -569,6 +555,7 @@ class PINNModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         self._t0 = time.perf_counter()
+        self._segment = (self._segment[0], self.global_step)
         self._direct_backward = self.plain_backward()
         pts = self.batch_points(self.global_step)
         batches = [(t.needs, pts[t.name]) for t in self.terms]
@@ -593,9 +580,33 @@ class PINNModule(L.LightningModule):
                     axes=self.pde.axes, fields=self.pde.fields,
                 )  # fmt: skip
 
+    def segments(self) -> tuple[float, list[dict]]:
+        """Training time (s) over every segment of the run so far, and the segments ``{"steps": [from, to],
+        "time_s"}``: a resumed run's earlier ones (from its checkpoint) and this one, up to now."""
+        t0, step0 = self._segment
+        now = time.perf_counter() - t0
+        return self.time_before + now, [*self.segments_before, {"steps": [step0, self.global_step], "time_s": now}]
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Store what :mod:`pinnkit.predict` and resuming need: the resolved config and the W&B run id."""
-        checkpoint["pinnkit"] = {"config": self.run_config, "wandb_id": getattr(self, "wandb_id", None)}
+        """Store, in plain types, what :mod:`pinnkit.predict` and resuming need: the resolved config, the run's
+        identity (:func:`pinnkit.resume.run_identity`), the W&B run id, time and segments, skipped steps. The
+        checkpoint I/O adds the content hash."""
+        time_s, segments = self.segments()
+        checkpoint["pinnkit"] = {
+            "format": FORMAT,
+            "config": self.run_config,
+            "identity": run_identity(self.run_config, self.pde),
+            "wandb_id": getattr(self, "wandb_id", None),
+            "time_s": time_s,
+            "segments": segments,
+            "skipped_steps": self.guard.skipped,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        meta = checkpoint.get("pinnkit") or {}
+        self.time_before = float(meta.get("time_s", 0.0))
+        self.segments_before = list(meta.get("segments", []))
+        self.guard.skipped = int(meta.get("skipped_steps", 0))
 
     def configure_optimizers(self):
         adam = self.optimizer_factory(self.parameters())

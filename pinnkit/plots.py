@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
+from .atomic import save_figure, save_npz
+
 
 @torch.no_grad()
 def grid_solution(module) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -36,9 +38,7 @@ def save_solution(module, path: Path) -> None:
         stats[f"l2_rel_{f}"] = np.sqrt(np.nansum(err[..., i] ** 2) / np.nansum(ref[..., i] ** 2))
     if len(fields) == 1:
         pred, ref = pred[..., 0], ref[..., 0]
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, u_pred=pred, u_ref=ref, fields=np.array(fields), **coords, **stats)
-    tmp.replace(path)
+    save_npz(path, u_pred=pred, u_ref=ref, fields=np.array(fields), **coords, **stats)
 
 
 def plot_solution(module, path: Path, title: str = "") -> Path:
@@ -65,8 +65,7 @@ def plot_solution(module, path: Path, title: str = "") -> Path:
             ax.set(title=f"{module.pde.fields[f]}: {name}", xlabel=xa, ylabel=ya)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
     return path
 

@@ -9,6 +9,12 @@ Python::
 Command line::
 
     python -m pinnkit.predict CKPT POINTS.npy --needs u u_x u_xx --out pred.npz
+
+The module is rebuilt from the config stored in the checkpoint only through the allow-list of
+:mod:`pinnkit.trusted` (pinnkit's PDEs, nets and backends, torch's optimizers): a checkpoint of a run with your
+own classes needs ``allow_targets=["mypkg"]`` / ``--allow-target mypkg``. Points files: ``.npy``, ``.npz`` (one
+array, or one named ``x``), ``.csv``/``.txt`` (numbers; a header row naming the PDE's axes puts the columns in
+axis order).
 """
 
 from __future__ import annotations
@@ -21,23 +27,78 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from .checkpoints import CheckpointError, check_matches, read_checkpoint
+from .atomic import save_npz
+from .checkpoints import CheckpointError, read_checkpoint
 from .derivatives import Backend, Derivatives
 from .module import PINNModule
+from .resume import check_weights_fit
+from .trusted import UntrustedTargetError, check_targets
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> PINNModule:
-    """The module a checkpoint holds, rebuilt from its stored config, in eval mode on ``device``."""
+def load(path: str | Path, device: str | torch.device = "cpu", allow_targets: Sequence[str] = ()) -> PINNModule:
+    """The module a checkpoint holds, rebuilt from its stored config, in eval mode on ``device``.
+
+    Every ``_target_`` in the stored config must pass :func:`pinnkit.trusted.check_targets` (``allow_targets``:
+    prefixes of your own packages you trust) before anything is imported or built.
+    """
     ckpt = read_checkpoint(path)
     cfg = ckpt["pinnkit"].get("config")
-    if not cfg:
+    if not isinstance(cfg, dict) or not cfg:
         raise CheckpointError(f"checkpoint {str(path)!r} holds no training config: it cannot be rebuilt")
+    # only what build() reads: the trainer, logger and launcher sections are never instantiated here
+    cfg = {k: v for k, v in cfg.items() if k not in ("trainer", "logger", "hydra", "paths")}
+    cfg["trainer"] = {"precision": str((ckpt["pinnkit"]["config"].get("trainer") or {}).get("precision", "32-true"))}
+    check_targets(cfg, allow_targets, source=f"checkpoint {str(path)!r}")
     from .train import build  # train imports this package's modules; import here to keep the graph acyclic
 
     module = build(OmegaConf.create(cfg))
-    check_matches(ckpt, module, path)
+    check_weights_fit(ckpt, module, path)
     module.load_state_dict(ckpt["state_dict"])  # build() already gave the module the run's dtype
     return module.to(device=device).eval()
+
+
+class PointsFileError(ValueError):
+    """A points file is missing, of an unknown kind, or not numbers of shape (..., d)."""
+
+
+def read_points(path: str | Path, axes: Sequence[str]) -> np.ndarray:
+    """Points ``(..., d)`` from ``.npy``, ``.npz`` or ``.csv``/``.txt`` (module doc), as float64."""
+    path = Path(path)
+    kinds = ".npy, .npz, .csv, .txt"
+    if not path.is_file():
+        raise PointsFileError(f"points file {str(path)!r} does not exist" + (" (a directory)" if path.is_dir() else ""))
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            x = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as f:
+                names = list(f.files)
+                pick = names if len(names) == 1 else [n for n in names if n in ("x", "points")]
+                if len(pick) != 1:
+                    raise PointsFileError(f"{str(path)!r} holds arrays {names}: keep one, or name the points 'x'")
+                x = f[pick[0]]
+        elif suffix in (".csv", ".txt"):
+            x = _read_table(path, axes)
+        else:
+            raise PointsFileError(f"points file {str(path)!r} is not one of {kinds}")
+    except PointsFileError:
+        raise
+    except Exception as err:
+        raise PointsFileError(f"cannot read points from {str(path)!r} ({suffix or 'no suffix'}): {err}") from err
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise PointsFileError(f"points in {str(path)!r} are {x.dtype} values, not real numbers")
+    return x.astype(np.float64)
+
+
+def _read_table(path: Path, axes: Sequence[str]) -> np.ndarray:
+    first = path.read_text().splitlines()[:1]
+    delim = "," if first and "," in first[0] else None
+    header = [h.strip() for h in first[0].split(delim)] if first else []
+    if header and all(h in axes for h in header) and sorted(header) == sorted(axes):
+        x = np.loadtxt(path, delimiter=delim, skiprows=1, ndmin=2)
+        return x[:, [header.index(a) for a in axes]]
+    return np.loadtxt(path, delimiter=delim, ndmin=2)
 
 
 def predict(
@@ -61,15 +122,26 @@ def predict(
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m pinnkit.predict", description="Evaluate a checkpoint at points.")
     p.add_argument("checkpoint")
-    p.add_argument("points", help=".npy file of shape (..., d) over the PDE's axes")
+    p.add_argument("points", help=".npy, .npz or .csv file of shape (..., d) over the PDE's axes")
     p.add_argument("--needs", nargs="+", default=["u"], help="names, e.g. u u_x u_xx (default: u)")
-    p.add_argument("--out", default="prediction.npz")
+    p.add_argument("--out", default="prediction.npz", help="output .npz (the suffix is added if missing)")
+    p.add_argument(
+        "--allow-target",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="trust _target_s under PACKAGE in the checkpoint's config (your own PDE or net); repeatable",
+    )
     args = p.parse_args(argv)
-    module = load(args.checkpoint)
-    d = predict(module, np.load(args.points), args.needs)
-    out = {n: d[n].cpu().numpy() for n in args.needs}
-    np.savez(args.out, **out)
-    print(f"wrote {args.out}: " + ", ".join(f"{k} {v.shape}" for k, v in out.items()))
+    out_path = Path(args.out) if args.out.endswith(".npz") else Path(args.out + ".npz")
+    try:
+        module = load(args.checkpoint, allow_targets=args.allow_target)
+        d = predict(module, read_points(args.points, module.pde.axes), args.needs)
+        out = {n: d[n].cpu().numpy() for n in args.needs}
+    except (CheckpointError, UntrustedTargetError, PointsFileError, ValueError, KeyError) as err:
+        p.exit(2, f"{p.prog}: error: {err}\n")
+    save_npz(out_path, **out)
+    print(f"wrote {out_path}: " + ", ".join(f"{k} {v.shape}" for k, v in out.items()))
 
 
 if __name__ == "__main__":

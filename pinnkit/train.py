@@ -6,9 +6,8 @@ that ``python train.py ...`` runs.
 
 from __future__ import annotations
 
-import json
-import os
-import time
+import signal
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,13 +20,20 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from .checkpoints import check_matches, read_checkpoint
+from .atomic import write_json
+from .checkpoints import SafeCheckpointIO, read_checkpoint
+from .config_checks import check_config, check_fits
+from .guard import NonFiniteLossError
 from .loggers import finish, make_logger, run_metadata
-from .module import NonFiniteLossError, PINNModule, StepsPerBatch
+from .module import PINNModule, StepsPerBatch
 from .nets.constrained import Constrained
 from .plots import SolutionPlots, save_solution
+from .resume import check_resume
+from .rundir import claim, inside, requeued_checkpoint
+from .stopping import FinalCheckpoint, RunInterrupted, SignalStop
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
@@ -54,7 +60,8 @@ def build(cfg: DictConfig) -> PINNModule:
         val_points=cfg.data.val_points,
         seed=cfg.seed,
         checks=cfg.checks,
-        nonfinite=cfg.get("nonfinite", "stop"),
+        nonfinite=cfg.nonfinite,
+        nonfinite_skip_limit=cfg.nonfinite_skip_limit,
         lbfgs=instantiate(cfg.optim.lbfgs) if cfg.optim.get("lbfgs") else None,
         lbfgs_from=cfg.optim.get("lbfgs_from"),
         grad_clip=cfg.optim.get("grad_clip"),
@@ -134,80 +141,92 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
 
     ``callbacks`` are extra Lightning callbacks for this run (for programmatic use, e.g. benchmarks).
 
-    ``cfg.ckpt_path`` resumes from a checkpoint (same steps and losses as an uninterrupted run, same W&B run id).
-    A non-finite loss stops the run with :class:`~pinnkit.module.NonFiniteLossError` after ``summary.json`` (with
-    ``stopped``) is written.
+    ``cfg.ckpt_path`` resumes from a checkpoint (same steps and losses as an uninterrupted run, same W&B run id;
+    refused, naming the difference, when it was written for another run: :mod:`pinnkit.resume`). The run
+    directory is held for this run alone (:mod:`pinnkit.rundir`). A non-finite loss raises
+    :class:`~pinnkit.guard.NonFiniteLossError` and SIGTERM/SIGINT :class:`~pinnkit.stopping.RunInterrupted`,
+    both after ``summary.json`` (with ``stopped``) is written.
     """
+    check_config(cfg)
     check_precision(cfg)
-    with matmul_precision(cfg.get("matmul_precision", "highest")):
+    with matmul_precision(cfg.matmul_precision):
         return _train(cfg, list(callbacks))
 
 
 def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]:
     run_dir = Path(cfg.paths.output_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write_test"
-        probe.touch()
-        probe.unlink()
-    except OSError as err:
-        raise OSError(
-            f"cannot write the run directory {str(run_dir)!r} ({err}); set hydra.run.dir=<writable dir>"
-        ) from err
+    ckpt_path = cfg.ckpt_path or requeued_checkpoint(run_dir)  # a requeued SLURM job continues where it stopped
+    ckpt_path = str(ckpt_path) if ckpt_path else None
+    with claim(run_dir, resuming_here=bool(ckpt_path) and inside(ckpt_path, run_dir), overwrite=cfg.overwrite):
+        return _fit(cfg, run_dir, ckpt_path, extra_callbacks)
+
+
+def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks: list[L.Callback]) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build(cfg)
-    ckpt_path = cfg.get("ckpt_path")
+    check_fits(module)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
     run_id = None
     if ckpt_path:
         ckpt = read_checkpoint(ckpt_path)
-        check_matches(ckpt, module, ckpt_path)
+        check_resume(ckpt, module, resolved, ckpt_path, cfg.allow_resume_changes)
         run_id = ckpt["pinnkit"].get("wandb_id")
     logger = make_logger(cfg, run_dir, module.pde.name, module.derivative.name, run_id=run_id)
     module.wandb_id = logger.version if isinstance(logger, WandbLogger) else None
     loggers = [lg for lg in (logger,) if lg is not None]
     if not any(isinstance(lg, CSVLogger) for lg in loggers):  # metrics.csv in every run, for compare_runs.py
         loggers.append(CSVLogger(run_dir, name="csv"))
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", monitor="val/l2_rel", mode="min", save_last=True, filename="best"
-    )
-    callbacks: list[L.Callback] = [StepsPerBatch(), checkpoint, LearningRateMonitor("step"),
+    ckpt_dir = run_dir / "checkpoints"
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val/l2_rel", mode="min", save_last=True, filename="best",
+                                 enable_version_counter=False)  # fmt: skip
+    final, signals, checkpoint_io = FinalCheckpoint(ckpt_dir / "last.ckpt"), SignalStop(), SafeCheckpointIO()
+    callbacks: list[L.Callback] = [StepsPerBatch(), checkpoint, final, signals, LearningRateMonitor("step"),
                                    SolutionPlots(run_dir / "plots"), *extra_callbacks]  # fmt: skip
     if cfg.trainer.get("enable_progress_bar", True):  # redrawing every step costs PINN steps ~30% on CPU
-        callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.get("progress_refresh", 1))))
+        callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.progress_refresh)))
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         **batch_cadence(cfg, module.steps_per_batch),
         logger=loggers,
         callbacks=callbacks,
+        plugins=[*(instantiate(p) for p in cfg.trainer.get("plugins") or ()), checkpoint_io],  # on every strategy
         default_root_dir=str(run_dir),
         inference_mode=False,  # residuals in validation need autograd
     )
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     module.run_config = resolved
     meta = run_metadata(trainer.strategy.root_device)
-    stopped = None
+    stopped: tuple[str, str] | None = None  # (kind, message)
     try:
         if logger is not None:
             logger.log_hyperparams({"config": resolved, **meta})
-        start = time.perf_counter()
         try:
-            trainer.fit(module, ckpt_path=ckpt_path or None)
+            with signals.installed():
+                trainer.fit(module, ckpt_path=ckpt_path)
+            module.guard.check(trainer.global_step, module.parameters())  # since the last cadence check
+            module.guard.check_skips(trainer.global_step, trainer.global_step)
         except NonFiniteLossError as err:
-            stopped = err
-        wall = time.perf_counter() - start
+            stopped = ("nonfinite", nonfinite_message(err, checkpoint_io.last_kept(ckpt_dir), ckpt_path))
+        except SIGTERMException:
+            signum = signals.signum or signal.SIGTERM
+            stopped = ("signal", f"stopped by {signal.Signals(signum).name} at step {trainer.global_step}")
+        time_s, segments = module.segments()
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}  # last logged training metrics
         if stopped is None:
             trainer.validate(module, verbose=False)  # final validation replaces only the val/ keys
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-        in_sync = ranks_in_sync(trainer, module) if trainer.world_size > 1 else None
+        in_sync = ranks_in_sync(trainer, module) if trainer.world_size > 1 and stopped is None else None
         summary = {
             **metrics,
             "steps": trainer.global_step,
-            "time_s": wall,
-            "it_per_s": trainer.global_step / wall if wall > 0 else None,
+            "time_s": time_s,  # every segment of a resumed run
+            "it_per_s": trainer.global_step / time_s if time_s > 0 else None,
+            "segments": segments,
             "pde": module.pde.name,
             "derivative": module.derivative.name,
-            "stopped": None if stopped is None else str(stopped),
+            "stopped": None if stopped is None else stopped[0],
+            "stop_message": None if stopped is None else stopped[1],
+            "skipped_steps": module.guard.skipped,
+            "last_checkpoint": (checkpoint_io.last_kept(ckpt_dir) or (None,))[0],
             "peak_mem_mb": peak_memory_mb(trainer.strategy.root_device),
             "world_size": trainer.world_size,
             "learned": module.pde.learned() if callable(getattr(module.pde, "learned", None)) else None,
@@ -217,16 +236,30 @@ def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]
         }
         if trainer.is_global_zero:
             write_json(run_dir / "summary.json", summary)
-            if stopped is None:
+            if stopped is None or stopped[0] == "signal":
                 save_solution(module, run_dir / "solution.npz")
-                print(f"val/l2_rel={summary['val/l2_rel']:.1e} steps={summary['steps']} time={wall:.0f}s")
+            if stopped is None:
+                print(f"val/l2_rel={summary['val/l2_rel']:.1e} steps={summary['steps']} time={time_s:.0f}s")
+        if stopped is not None and stopped[0] == "nonfinite":
+            raise NonFiniteLossError(stopped[1])
         if stopped is not None:
-            raise stopped
+            raise RunInterrupted(signals.signum or signal.SIGTERM, trainer.global_step)
         return summary
     finally:
         finish(logger)
-        if cfg.derivative.get("compile") or cfg.get("compile_step"):
+        if cfg.derivative.get("compile") or cfg.compile_step:
             torch._dynamo.reset()  # a multirun's next job starts without this job's compiled graphs
+
+
+def nonfinite_message(err: Exception, kept: tuple[str, int] | None, resumed_from: str | None) -> str:
+    """The guard's message with the truth about checkpoints: which one is kept, or that none was written."""
+    if kept is not None:
+        where = f"the last checkpoint, {kept[0]} (step {kept[1]}), was written before it and is kept"
+    elif resumed_from:
+        where = f"no checkpoint was written in this run; the one it resumed from, {resumed_from}, is untouched"
+    else:
+        where = "no checkpoint was written before it (the first comes with the first validation)"
+    return f"{err}; {where}. Lower the learning rate, clip gradients (optim.grad_clip=1.0) or set nonfinite=skip"
 
 
 def ranks_in_sync(trainer: L.Trainer, module: PINNModule) -> bool:
@@ -245,15 +278,18 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically: a reader sees the old file or the whole new one, never half of it."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
     """``python train.py [overrides]``; returns the final ``val/l2_rel`` (the objective of Hydra sweepers)."""
-    torch.set_num_threads(cfg.get("threads") or torch.get_num_threads())
-    return train(cfg)["val/l2_rel"]
+    return run(cfg)
+
+
+def run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> float:
+    """What the command line does with a composed config: set the thread count, :func:`train`, and exit with
+    ``128 + signal`` (143 for SIGTERM, 130 for SIGINT) when a signal stopped the run."""
+    torch.set_num_threads(cfg.threads or torch.get_num_threads())
+    try:
+        return train(cfg, callbacks)["val/l2_rel"]
+    except RunInterrupted as err:  # pre-empted: an honest non-zero exit, after the checkpoint and summary
+        print(f"pinnkit: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pinnkit.checkpoints import CheckpointError
-from pinnkit.module import NonFiniteLossError
+from pinnkit.guard import NonFiniteLossError
 from pinnkit.predict import load, predict
 from pinnkit.train import train
 from tests.conftest import compose_cfg
@@ -67,7 +67,7 @@ def test_nonfinite_loss_stops_with_term_and_step(tmp_path, monkeypatch):
     with pytest.raises(NonFiniteLossError, match=r"term 'pde' \(from step 0\); first bad step 0"):
         train(cfg)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert "first bad step 0" in summary["stopped"]
+    assert summary["stopped"] == "nonfinite" and "first bad step 0" in summary["stop_message"]
 
 
 def test_nonfinite_skip_takes_no_step_on_bad_batches(tmp_path, monkeypatch):

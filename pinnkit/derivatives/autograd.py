@@ -23,21 +23,15 @@ def grad_rows(out: Tensor, x: Tensor, grad_outputs: Tensor | None = None, batche
 
     ``out (N,)`` -> ``(N, d)``; with ``batched``, ``grad_outputs (p, *out.shape)`` -> ``(p, N, d)``.
     """
+    shape = (grad_outputs.shape[0], *x.shape) if batched else x.shape
     if not out.requires_grad:
-        shape = (grad_outputs.shape[0], *x.shape) if batched else x.shape
         return x.new_zeros(shape)
     if grad_outputs is None:
         out = out.sum()
     (g,) = torch.autograd.grad(
-        out,
-        x,
-        grad_outputs=grad_outputs,
-        create_graph=True,
-        allow_unused=True,
-        materialize_grads=True,
-        is_grads_batched=batched,
+        out, x, grad_outputs=grad_outputs, create_graph=True, allow_unused=True, is_grads_batched=batched
     )
-    return g
+    return x.new_zeros(shape) if g is None else g  # materialize_grads would drop the batch dim of batched zeros
 
 
 class Autograd(Backend):

@@ -22,6 +22,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from .paths import require_path
+
 PointwiseFn = Callable[[Tensor], Tensor]
 
 FULL_TOKENS = {"jac": 1, "hess": 2}
@@ -375,12 +377,20 @@ class Backend:
         axes: Sequence[str] | None = None,
         fields: Sequence[str] | None = None,
         order: int = 2,
+        check_pointwise: bool = False,
     ) -> Derivatives:
         """Evaluate ``f`` at ``x (..., d)`` with the derivatives in ``needs`` (``None``: full tensors).
 
         ``needs`` may be a :class:`Request` parsed once by :func:`make_request` (its fields and axes then stand
         for ``fields`` and ``axes``): a training loop calls with the same needs every step, and parsing names
         inside a compiled step would break its graph.
+
+        An output with no autograd path to ``x`` (computed through numpy or from ``x.detach()``) is refused with
+        :class:`~pinnkit.derivatives.paths.NoPathError` by the backends that differentiate through autograd.
+        ``check_pointwise=True`` first runs :func:`~pinnkit.derivatives.checks.check_pointwise` on the points
+        (two extra evaluations of ``f``): a net that mixes points (BatchNorm in training mode, a batch mean) is
+        refused instead of giving derivatives that depend on the other points. Training runs that check once
+        at the start (``checks=true``).
         """
         if x.dim() == 0:
             raise ValueError("x must have shape (..., d) with d >= 1, got a scalar")
@@ -401,6 +411,10 @@ class Backend:
                 "build the Trainer with inference_mode=False"
             )
         xf = x.reshape(-1, d)
+        if check_pointwise and xf.shape[0] >= 2:
+            from .checks import check_pointwise as check  # checks imports this module
+
+            check(f, xf.detach()[:64])
         if self.uses_autograd and not xf.requires_grad:
             xf = xf.detach().requires_grad_(True)
         if req.order == 0:
@@ -409,6 +423,8 @@ class Backend:
             jac = hess = None
         else:
             u, entries, jac, hess = self.compute(f, xf, req)
+            if self.uses_autograd:
+                require_path(u, xf, self.name)
         m = u.shape[-1]
         if given_fields is None and needs is None:
             req = make_request(None, default_fields(m), axes, req.full_order)

@@ -16,6 +16,7 @@ from torch import Tensor
 from torch.func import jacfwd, jacrev, vmap
 
 from .base import Backend, PointwiseFn, Request, as_2d, tensors_to_result
+from .paths import NoPathError
 
 
 class Func(Backend):
@@ -34,7 +35,15 @@ class Func(Backend):
         fn = level0
         for k in range(req.order):
             fn = self._nest(fn, self.first if k == 0 else jacfwd)
-        _, aux = vmap(fn)(x)
+        try:
+            _, aux = vmap(fn)(x)
+        except RuntimeError as err:
+            if "data pointer" in str(err):  # f left torch (numpy, .item()): under vmap it has no data to read
+                raise NoPathError(
+                    f"backend {self.name!r}: the function reads its input's data outside torch (numpy, .item(), "
+                    "data_ptr), so it cannot be differentiated: write it in torch operations on x"
+                ) from err
+            raise
         return tensors_to_result(list(aux), req)
 
     @staticmethod

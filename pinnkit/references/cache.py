@@ -1,6 +1,7 @@
 """A small on-disk cache for reference solutions: ``$PINNKIT_CACHE`` or ``~/.cache/pinnkit``.
 
-Files are written atomically; a missing, unreadable or incomplete file is recomputed, never trusted.
+Files are written atomically (:mod:`pinnkit.atomic`); a missing, unreadable, truncated or corrupt file (bad zip or
+CRC error) is recomputed and rewritten, never trusted. Temp files of killed writers are removed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import remove_stale_temps, save_npz
+
 
 def cache_dir() -> Path:
     return Path(os.environ.get("PINNKIT_CACHE") or Path.home() / ".cache" / "pinnkit")
@@ -23,18 +26,16 @@ def cached(name: str, params: dict, compute: Callable[[], dict[str, np.ndarray]]
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"{name}-{key}.npz"
     try:
-        with np.load(path) as f:
-            data = {k: f[k] for k in f.files}
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}  # reads (and CRC-checks) every array now
         if data:
             return data
-    except (OSError, ValueError, EOFError):  # missing or corrupt: rebuild
+    except Exception:  # missing, truncated (BadZipFile), CRC-broken, not an npz: rebuild
         pass
     data = compute()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, **data)
-        os.replace(tmp, path)
+        remove_stale_temps(path.parent)
+        save_npz(path, **data)
     except OSError:  # an unwritable cache only costs the recomputation next time
         pass
     return data
