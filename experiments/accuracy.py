@@ -8,15 +8,16 @@
 
 Each run is ``python train.py experiment=<name> seed=<k> logger=csv`` in its own subprocess, written to
 ``<runs>/<name>/seed<k>/`` (``--runs``, default ``runs/accuracy``); a run whose ``summary.json`` and
-``solution.npz`` already exist is read, not rerun (``--force`` reruns). The table (rel L2 over all fields, mean ±
-std over seeds, per field, L∞, wall time, iterations, device, date) goes to ``accuracy.{md,csv,json}`` in
-``experiments/results/`` (``--out``) and, with ``--readme``, between the accuracy markers of the README.
+``solution.npz`` already exist and whose overrides are this command's (the ``--set`` values included) is read,
+not rerun; one made with other settings is rerun over it (``--force`` reruns every run). The table (rel L2 over
+all fields, mean ± std over seeds, per field, L∞, wall time, iterations, device, date) goes to
+``accuracy.{md,csv,json}`` in ``experiments/results/`` (``--out``) and, with ``--readme``, between the accuracy
+markers of the README.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import subprocess
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: experiments/ and pinnkit/ importable
 
 from experiments.compare_runs import run_overrides  # noqa: E402
-from pinnkit.atomic import write_json  # noqa: E402
+from pinnkit.atomic import write_csv, write_json, write_text  # noqa: E402
 
 RECIPES = ROOT / "conf" / "experiment"
 BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
@@ -65,11 +66,26 @@ def finished(run: Path) -> bool:
     return (run / "summary.json").is_file() and (run / "solution.npz").is_file()
 
 
+def overrides(name: str, seed: int, extra: list[str]) -> list[str]:
+    """The overrides a run of this recipe and seed is made with (besides its directory)."""
+    return [f"experiment={name}", f"seed={seed}", "logger=csv", "trainer.enable_progress_bar=false", *extra]
+
+
+def stale(run: Path, name: str, seed: int, extra: list[str]) -> str | None:
+    """Why the run in ``run`` cannot be reused for this command (``None``: it can)."""
+    if not finished(run):
+        return "not finished"
+    made = set(run_overrides(run, drop=("hydra.", "overwrite=")))
+    wanted = set(overrides(name, seed, extra))
+    if made != wanted:
+        return f"made with other settings ({' '.join(sorted(made ^ wanted))})"
+    return None
+
+
 def run_recipe(name: str, seed: int, runs: Path, extra: list[str]) -> Path:
-    """Train one recipe with one seed in a subprocess; the run directory."""
+    """Train one recipe with one seed in a subprocess (over any earlier run in its directory); the directory."""
     out = run_dir(runs, name, seed)
-    cmd = [sys.executable, "train.py", f"experiment={name}", f"seed={seed}", "logger=csv",
-           "trainer.enable_progress_bar=false", f"hydra.run.dir={out}", *extra]  # fmt: skip
+    cmd = [sys.executable, "train.py", *overrides(name, seed, extra), f"hydra.run.dir={out}", "overwrite=true"]
     print("+", " ".join(cmd[1:]), flush=True)
     proc = subprocess.run(cmd, cwd=ROOT)
     if proc.returncode != 0 or not finished(out):
@@ -87,7 +103,8 @@ def read_run(run: Path) -> dict:
     stamp = datetime.fromtimestamp((run / "summary.json").stat().st_mtime, UTC).strftime("%Y-%m-%d")
     return {
         **errors, "time_s": summary["time_s"], "steps": summary["steps"], "device": summary.get("device"),
-        "date": stamp, "overrides": run_overrides(run, drop=("hydra.", "logger=", "trainer.enable_progress_bar")),
+        "date": stamp,
+        "overrides": run_overrides(run, drop=("hydra.", "logger=", "trainer.enable_progress_bar", "overwrite=")),
         "learned": summary.get("learned") or {},
     }  # fmt: skip
 
@@ -166,19 +183,14 @@ def write(rows: list[dict], out: Path, readme: Path | None) -> str:
         head, rest = text.split(BEGIN, 1)
         new_readme = f"{head}{BEGIN}\n{table}{END}{rest.split(END, 1)[1]}"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "accuracy.md").write_text(table)
+    write_text(out / "accuracy.md", table)
     write_json(out / "accuracy.json", rows)
     flat = [{**{k: v for k, v in r.items() if k not in ("per_field", "learned")},
              **{f"l2_rel_{f}": v for f, v in r["per_field"].items()},
              **{f"learned_{k}": v for k, v in (r.get("learned") or {}).items()}} for r in rows]  # fmt: skip
-    with open(out / "accuracy.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in flat for k in r)))
-        w.writeheader()
-        w.writerows(flat)
+    write_csv(out / "accuracy.csv", flat)
     if readme is not None:
-        tmp = readme.with_suffix(".md.tmp")
-        tmp.write_text(new_readme)
-        tmp.replace(readme)
+        write_text(readme, new_readme)
     return table
 
 
@@ -205,7 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     if not args.read:
         for name in args.recipes:
             for seed in range(args.seeds):
-                if args.force or not finished(run_dir(args.runs, name, seed)):
+                why = "--force" if args.force else stale(run_dir(args.runs, name, seed), name, seed, args.extra)
+                if why is not None:
+                    print(f"{name} seed {seed}: running ({why})", flush=True)
                     run_recipe(name, seed, args.runs, args.extra)
     rows = [row for root in args.read or [args.runs] for row in collect(root, args.recipes or None)]
     print(write(rows, args.out, args.readme))

@@ -376,13 +376,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args.out.mkdir(parents=True, exist_ok=True)
     partial = args.out / f"bench_derivatives_{tag}.partial.jsonl"
     partial.unlink(missing_ok=True)
+    done: list[str] = []
+    from pinnkit.atomic import write_text
+
     for case in PRESETS[preset]:
         run = cuda_run if args.device.startswith("cuda") else run_isolated
         res = run(case, args.backends, args.device, args.reps, args.warmup)
         for backend, r in res.items():
             print(f"  {case.label:40s} {backend:15s} {r}", file=sys.stderr, flush=True)
-            with open(partial, "a") as f:  # kept even if the run is cut short
-                f.write(json.dumps({"case": asdict(case), "backend": backend, **r}) + "\n")
+            done.append(json.dumps({"case": asdict(case), "backend": backend, **r}))
+            write_text(partial, "\n".join(done) + "\n")  # kept, whole, even if the run is cut short
             rows.append({
                 "case": case.name, "d": case.d, "m": case.m, "n": case.n, "width": case.width, "depth": case.depth,
                 "backend": backend, "ms": r["ms"], "x_plain": r["x_plain"],
@@ -436,15 +439,12 @@ def table(rows: list[dict]) -> str:
 
 
 def write(rows: list[dict], out: Path, tag: str, device_label: str) -> None:
-    import csv
+    from pinnkit.atomic import write_csv, write_text
 
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"bench_derivatives_{tag}"
-    with open(stem.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    stem.with_suffix(".json").write_text(json.dumps({"device": device_label, "rows": rows}, indent=1))
+    write_csv(stem.with_suffix(".csv"), rows, list(rows[0]))
+    write_text(stem.with_suffix(".json"), json.dumps({"device": device_label, "rows": rows}, indent=1))
     plot(rows, stem.with_suffix(".png"), device_label)
     print(f"Device: {device_label}\n\nSpeedup vs autograd of one training step:\n")
     print(pivot(rows))
@@ -478,7 +478,9 @@ def plot(rows: list[dict], path: Path, device_label: str) -> None:
     ax.set_title(f"One PINN training step, {device_label}", fontsize=9)
     ax.legend(fontsize=7, ncol=4)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from pinnkit.atomic import save_figure
+
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -27,7 +27,6 @@ framework on the machine at hand.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -372,6 +371,9 @@ def main() -> None:
 
 
 def write(rows: list[dict], curves: dict, args) -> None:
+    sys.path.insert(0, str(ROOT))
+    from pinnkit.atomic import save_figure, write_csv, write_text
+
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / ("bench_peers_quick" if args.quick else "bench_peers_cpu")
     base = next((r for r in rows if r["library"] == "deepxde"), None)
@@ -389,12 +391,9 @@ def write(rows: list[dict], curves: dict, args) -> None:
                      f"{r['final_l2']:.2e} | {r['steps']} | {r['train_s']:.1f} |")  # fmt: skip
     table = "\n".join(lines)
     print(table)
-    stem.with_suffix(".md").write_text(table + "\n")
-    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    stem.with_suffix(".json").write_text(json.dumps({"rows": rows, "curves": curves, "args": {
+    write_text(stem.with_suffix(".md"), table + "\n")
+    write_csv(stem.with_suffix(".csv"), rows, list(rows[0]))
+    write_text(stem.with_suffix(".json"), json.dumps({"rows": rows, "curves": curves, "args": {
         k: str(v) for k, v in vars(args).items()}}, indent=1))  # fmt: skip
     import matplotlib
 
@@ -408,7 +407,7 @@ def write(rows: list[dict], curves: dict, args) -> None:
     ax.set(xlabel="training wall time (s)", ylabel="rel L2 vs Cole-Hopf", title="Burgers: error vs time")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=90)
+    save_figure(fig, stem.with_suffix(".png"), dpi=90)
     plt.close(fig)
 
 

@@ -4,9 +4,11 @@
     python experiments/compare_runs.py multirun/<date>/<time>
 
 Reads every run's ``summary.json`` and ``csv/*/metrics.csv`` (written whatever the logger) and writes into the
-sweep directory ``comparison.md`` / ``comparison.csv`` (final rel L2, it/s, median derivative ms, peak memory,
-wall time; peak memory is the process's, so in-process multirun jobs carry earlier jobs' peaks) and
-``comparison.png`` (training loss and rel L2 against wall time, one line per run).
+sweep directory ``comparison.md`` / ``comparison.csv`` (status, final rel L2, it/s, median derivative ms, peak
+memory, wall time; peak memory is the process's, so in-process multirun jobs carry earlier jobs' peaks) and
+``comparison.png`` (training loss and rel L2 against wall time, one line per run). A run is every job directory
+of the sweep (``.hydra/``); one without a readable ``summary.json`` (crashed, killed, still running, a truncated
+file) is listed with its status, never dropped.
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ import argparse
 import csv
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: pinnkit importable
+
+from pinnkit.atomic import save_figure, write_csv, write_text  # noqa: E402
 
 
 def run_overrides(run: Path, drop: tuple[str, ...] = ("hydra", "logger")) -> list[str]:
@@ -46,24 +54,40 @@ def _history(run: Path) -> list[dict[str, float]]:
     return rows
 
 
+def read_summary(run: Path) -> tuple[dict, str]:
+    """A run's ``summary.json`` and its status: ``ok``, ``stopped: <why>``, or why there is no summary."""
+    path = run / "summary.json"
+    if not path.is_file():
+        return {}, "no summary.json (crashed, killed or still running)"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        return {}, f"unreadable {path.name} ({type(err).__name__}: {err})"
+    return summary, f"stopped: {summary['stopped']}" if summary.get("stopped") else "ok"
+
+
 def collect(sweep: Path) -> list[dict]:
-    """One record per run under ``sweep``: label, summary figures and metric history."""
-    paths = sorted(sweep.rglob("summary.json"))
-    summaries = [json.loads(p.read_text()) for p in paths]
-    labels = _labels([p.parent for p in paths], summaries)
+    """One record per run under ``sweep`` (every job directory, with or without a summary): label, status,
+    summary figures and metric history."""
+    dirs = {p.parent for p in sweep.rglob("summary.json")} | {p.parent for p in sweep.rglob(".hydra")}
+    dirs = sorted(d for d in dirs if d != sweep or (d / "summary.json").is_file())
+    read = [read_summary(d) for d in dirs]
+    labels = _labels(dirs, [s for s, _ in read])
     runs = []
-    for path, summary, label in zip(paths, summaries, labels, strict=True):
-        run = path.parent
+    for run, (summary, status), label in zip(dirs, read, labels, strict=True):
         hist = _history(run)
         deriv = [r["perf/deriv_ms"] for r in hist if "perf/deriv_ms" in r]
         runs.append({
-            "run": str(run.relative_to(sweep)), "label": label,
+            "run": str(run.relative_to(sweep)), "label": label, "status": status,
             "val/l2_rel": summary.get("val/l2_rel"), "it_per_s": summary.get("it_per_s"),
             "deriv_ms": statistics.median(deriv) if deriv else None, "peak_mem_mb": summary.get("peak_mem_mb"),
             "time_s": summary.get("time_s"), "steps": summary.get("steps"), "history": hist,
         })  # fmt: skip
     if not runs:
-        raise SystemExit(f"no runs (summary.json) under {sweep}")
+        raise SystemExit(f"no runs (job directories with .hydra/ or summary.json) under {sweep}")
+    for r in runs:
+        if r["status"] != "ok":
+            print(f"warning: {r['run']}: {r['status']}", file=sys.stderr)
     return runs
 
 
@@ -72,22 +96,19 @@ def _fmt(v, spec: str) -> str:
 
 
 def write(runs: list[dict], sweep: Path) -> None:
-    cols = ["run", "label", "val/l2_rel", "it_per_s", "deriv_ms", "peak_mem_mb", "time_s", "steps"]
-    with open(sweep / "comparison.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(runs)
+    cols = ["run", "label", "status", "val/l2_rel", "it_per_s", "deriv_ms", "peak_mem_mb", "time_s", "steps"]
+    write_csv(sweep / "comparison.csv", runs, cols)
     lines = [
-        "| run | final rel L2 | it/s | derivative ms | peak MB | wall s | steps |",
-        "|---|---|---|---|---|---|---|",
+        "| run | status | final rel L2 | it/s | derivative ms | peak MB | wall s | steps |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(runs, key=lambda r: (r["val/l2_rel"] is None, r["val/l2_rel"])):
+    for r in sorted(runs, key=lambda r: (r["val/l2_rel"] is None, r["val/l2_rel"] or 0.0)):
         lines.append(
-            f"| {r['label']} | {_fmt(r['val/l2_rel'], '.2e')} | {_fmt(r['it_per_s'], '.1f')} | "
+            f"| {r['label']} | {r['status']} | {_fmt(r['val/l2_rel'], '.2e')} | {_fmt(r['it_per_s'], '.1f')} | "
             f"{_fmt(r['deriv_ms'], '.2f')} | {_fmt(r['peak_mem_mb'], '.0f')} | {_fmt(r['time_s'], '.1f')} | "
-            f"{r['steps']} |"
+            f"{_fmt(r['steps'], 'd')} |"
         )
-    (sweep / "comparison.md").write_text("\n".join(lines) + "\n")
+    write_text(sweep / "comparison.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(runs, sweep / "comparison.png")
 
@@ -116,7 +137,7 @@ def plot(runs: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
     b.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

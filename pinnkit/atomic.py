@@ -89,6 +89,19 @@ def write_json(path: str | Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
+def write_csv(path: str | Path, rows: list[dict[str, Any]], fieldnames: list[str] | None = None) -> None:
+    """``rows`` as CSV with a header (``fieldnames``: every key in first-seen order unless given; extra keys are
+    dropped)."""
+    import csv
+
+    buf = io.StringIO()
+    names = fieldnames or list(dict.fromkeys(k for r in rows for k in r))
+    w = csv.DictWriter(buf, fieldnames=names, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
 def save_npz(path: str | Path, **arrays: Any) -> None:
     """``numpy.savez_compressed`` to exactly ``path`` (numpy would append ``.npz`` to a bare name)."""
     import numpy as np

@@ -139,4 +139,4 @@ class SafeCheckpointIO(TorchCheckpointIO):
     def last_kept(self, directory: Path) -> tuple[str, int] | None:
         """The newest checkpoint this process wrote under ``directory`` that is still there: ``(path, step)``."""
         kept = [(p, s) for p, s in self.saved.items() if Path(p).parent == Path(directory) and Path(p).is_file()]
-        return max(kept, key=lambda ps: ps[1]) if kept else None
+        return max(kept, key=lambda ps: (ps[1], Path(ps[0]).name == "last.ckpt")) if kept else None

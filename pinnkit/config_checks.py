@@ -70,6 +70,10 @@ def _kind_ok(kind: str, v: Any) -> bool:
     return isinstance(v, bool) if kind == BOOL else isinstance(v, str)
 
 
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
 def _fail(key: str, v: Any, want: str) -> None:
     raise ConfigError(f"{key}={v!r} ({type(v).__name__}): {key} must be {want}")
 
@@ -79,7 +83,7 @@ def check_value(key: str, v: Any, kind: str, low: float | None = None, nullable:
     if v is None and nullable:
         return
     high = UPPER.get(key)
-    bounds = "" if low is None else f" >= {low:g}" + ("" if high is None else f" and <= {high:g}")
+    bounds = "" if low is None else f" >= {_num(low)}" + ("" if high is None else f" and <= {_num(high)}")
     want = kind + bounds + (" (or null)" if nullable else "")
     if not _kind_ok(kind, v) or (low is not None and v < low) or (high is not None and v > high):
         _fail(key, v, want)

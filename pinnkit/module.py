@@ -426,6 +426,8 @@ class PINNModule(L.LightningModule):
         adam.zero_grad()
         if self._guard(losses):
             adam.step()  # no gradients: no update, but the step counts
+            if self._trainer is not None:  # fail once too many were skipped for the run to pass
+                self.guard.check_skips(self.global_step, self.trainer.max_steps)
             return loss.detach(), losses
         self.backward_step(loss)
         if self.grad_clip is not None:
@@ -475,8 +477,6 @@ class PINNModule(L.LightningModule):
         the end of training read it whatever the cadence."""
         skip = self.guard.record(losses, self.global_step)
         if self.guard.mode == "skip":
-            if skip and self._trainer is not None:
-                self.guard.check_skips(self.global_step + 1, self.trainer.max_steps)
             return skip
         if self.in_lbfgs(self.global_step) or self.logging_step():
             self.guard.check(self.global_step)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -35,6 +36,32 @@ def make_mlp(d: int, m: int, width: int = 16, depth: int = 2, seed: int = 0) -> 
     for a, b in pairwise(sizes):
         layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
     return torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], m)).double()
+
+
+def nan_loss_on(monkeypatch: pytest.MonkeyPatch, bad: Callable[[int], bool], term: str = "pde") -> None:
+    """Make ``term``'s loss NaN on the training steps where ``bad(step)`` holds."""
+    from pinnkit.module import PINNModule
+
+    real = PINNModule._term_loss
+
+    def patched(self, t, x, causal, d):
+        loss, weights = real(self, t, x, causal, d)
+        return (loss * float("nan") if t.name == term and bad(self.global_step) else loss), weights
+
+    monkeypatch.setattr(PINNModule, "_term_loss", patched)
+
+
+def predict_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    """``python -m pinnkit.predict ARGS`` in this process: ``(exit code, stdout, stderr)``."""
+    from pinnkit.predict import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as err:
+        code = err.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def compose_cfg(tmp_path: Path, *overrides: str) -> DictConfig:

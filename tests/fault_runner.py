@@ -3,7 +3,7 @@
 ``python tests/fault_runner.py RUN_DIR [--pause-at K] [--hang-writing NAME] -- OVERRIDES...``
 
 - ``--pause-at K``: after step K's batch, write ``RUN_DIR/.paused`` and wait (up to 60 s) until a SIGTERM/SIGINT has
-  reached Lightning, so the signal lands at a known step.
+  reached Lightning or the test writes ``RUN_DIR/.go``, so signals land at a known step.
 - ``--hang-writing NAME``: the first atomic write of a file called NAME that comes after one completed write of it
   stops after writing its temp file (before fsync and rename), writes ``RUN_DIR/.hung`` and sleeps: the test
   then kills the process with SIGKILL mid-write.
@@ -33,8 +33,8 @@ class Pause(L.Callback):
     def on_train_batch_end(self, trainer, module, *args) -> None:
         if trainer.global_step == self.step:
             self.marker.write_text(str(self.step))
-            deadline = time.monotonic() + 60
-            while not trainer.received_sigterm and time.monotonic() < deadline:
+            go, deadline = self.marker.with_name(".go"), time.monotonic() + 60
+            while not (trainer.received_sigterm or go.exists()) and time.monotonic() < deadline:
                 time.sleep(0.02)
 
 

@@ -56,10 +56,15 @@ def test_accuracy_script_runs_seeds_tabulates_and_fills_the_readme(tmp_path):
     text = readme.read_text()
     assert "old table" not in text and text.startswith("# before\n") and text.endswith(f"{END}\nafter\n")
     assert (out / "accuracy.md").read_text() in text and (out / "accuracy.csv").stat().st_size > 0
-    # finished runs are read, not rerun
-    stamp = (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime
-    main(["burgers", "--runs", str(runs), "--out", str(out)])
-    assert (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime == stamp
+    # finished runs made with the same settings are read, not rerun; one made with other --set values is rerun
+    sets = [a for o in TINY for a in ("--set", o)]
+    stamp = (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns
+    main(["burgers", "--runs", str(runs), "--out", str(out), *sets])
+    assert (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns == stamp
+    main(["burgers", "--runs", str(runs), "--out", str(out), *sets, "--set", "data.points.interior=32"])
+    assert (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns != stamp
+    summary = json.loads((runs / "burgers" / "seed0" / "summary.json").read_text())
+    assert summary["config"]["data"]["points"]["interior"] == 32
 
 
 def test_accuracy_script_rejects_unknown_recipes_and_readmes_without_markers(tmp_path):

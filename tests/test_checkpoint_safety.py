@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from pinnkit.train import train
-from tests.conftest import compose_cfg
+from tests.conftest import compose_cfg, predict_cli
 from tests.test_runs import FAST
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ HOSTILE = ["builtins.open", "pinnkit.atomic.write_text", "os.system", "pinnkit.p
 
 
 @pytest.mark.parametrize("target", HOSTILE)
-def test_a_hostile_target_in_a_plain_data_config_is_refused(tmp_path, heat_ckpt, target):
+def test_a_hostile_target_in_a_plain_data_config_is_refused(tmp_path, heat_ckpt, target, capsys):
     marker = tmp_path / "payload_ran"
 
     def edit(cfg):
@@ -87,8 +87,8 @@ def test_a_hostile_target_in_a_plain_data_config_is_refused(tmp_path, heat_ckpt,
 
     crafted = _with_config(heat_ckpt, tmp_path / "crafted.ckpt", edit)
     np.save(tmp_path / "pts.npy", np.zeros((3, 2)))
-    out = _predict_cli(crafted, tmp_path / "pts.npy")
-    assert out.returncode != 0 and target in out.stderr and "--allow-target" in out.stderr, out.stderr[-2000:]
+    code, _, err = predict_cli(capsys, str(crafted), str(tmp_path / "pts.npy"))
+    assert code == 2 and target in err and "--allow-target" in err, err[-2000:]
     from pinnkit.predict import load
 
     with pytest.raises(ValueError, match="allow_targets"):

@@ -15,7 +15,7 @@ from pinnkit.checkpoints import CheckpointError
 from pinnkit.guard import NonFiniteLossError
 from pinnkit.predict import load, predict
 from pinnkit.train import train
-from tests.conftest import compose_cfg
+from tests.conftest import compose_cfg, nan_loss_on
 
 FAST = ["trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "trainer.log_every_n_steps=1",
         "data.points.interior=64", "data.points.initial=16", "data.points.boundary=16",
@@ -71,15 +71,7 @@ def test_nonfinite_loss_stops_with_term_and_step(tmp_path, monkeypatch):
 
 
 def test_nonfinite_skip_takes_no_step_on_bad_batches(tmp_path, monkeypatch):
-    from pinnkit.module import PINNModule
-
-    real = PINNModule._term_loss
-
-    def flaky(self, term, x, causal, d):  # the pde loss is NaN on even steps
-        loss, weights = real(self, term, x, causal, d)
-        return (loss * float("nan") if term.name == "pde" and self.global_step % 2 == 0 else loss), weights
-
-    monkeypatch.setattr(PINNModule, "_term_loss", flaky)
+    nan_loss_on(monkeypatch, lambda step: step % 2 == 0)  # the pde loss is NaN on even steps
     summary = train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=6", "trainer.val_check_interval=3",
                                 "nonfinite=skip", "checks=false"))  # fmt: skip
     assert summary["stopped"] is None and summary["steps"] == 6
