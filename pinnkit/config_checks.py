@@ -151,13 +151,13 @@ def signature_hints(cls: type) -> tuple[dict[str, Any], bool]:
 
 def check_hinted(key: str, v: Any, hint: Any, target: str) -> None:
     """``v`` against an annotation: int, float, bool, str, ``X | None``, mappings and sequences (else free)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if args and type(None) in args:
+    args = typing.get_args(hint)
+    if type(None) in args:  # X | None
         if v is None:
             return
         rest = [a for a in args if a is not type(None)]
-        hint, origin, args = (rest[0], typing.get_origin(rest[0]), typing.get_args(rest[0])) if len(rest) == 1 else (
-            Any, None, ())  # fmt: skip
+        hint = rest[0] if len(rest) == 1 else Any
+    origin = typing.get_origin(hint)
     kinds = {int: INT, float: FLOAT, bool: BOOL, str: STR}
     if hint in kinds and not _kind_ok(kinds[hint], v):
         _fail(key, v, f"{kinds[hint]} ({target} takes {key.split('.')[-1]}: {hint.__name__})")
@@ -199,10 +199,19 @@ def _gb(n: float) -> str:
     return f"{n / 2**30:.3g} GiB"
 
 
-def check_fits(module: Any, limit: tuple[int, str] | None = None) -> None:
-    """Raise :class:`ConfigError` when a lower bound of one step's or the validation grid's memory exceeds
-    ``limit`` (default :func:`memory_limit`)."""
-    nbytes, where = limit or memory_limit()
+def device_limit(accelerator: str) -> tuple[int, str] | None:
+    """The memory of the GPU a run on ``accelerator`` steps on (``None``: it steps in host memory)."""
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.cuda.mem_get_info()[1], "the GPU's memory"
+    return None
+
+
+def check_fits(module: Any, accelerator: str = "cpu", limit: tuple[int, str] | None = None) -> None:
+    """Raise :class:`ConfigError` when a lower bound of one step's memory exceeds what the device it runs on
+    has (a GPU's memory, else ``limit``, default :func:`memory_limit`), or the validation grid's (built in host
+    memory) exceeds ``limit``."""
+    host = limit or memory_limit()
+    nbytes, where = device_limit(accelerator) or host
     item = torch.empty((), dtype=module.dtype).element_size()
     d, m = len(module.pde.axes), len(module.pde.fields)
     units = sum(p.numel() for p in module.net.parameters() if p.dim() == 1) or 1  # hidden units (one bias each)
@@ -218,7 +227,7 @@ def check_fits(module: Any, limit: tuple[int, str] | None = None) -> None:
             f"floats), more than the {_gb(nbytes)} this process may use ({where}). Lower data.points.*"
         )
     grid = math.prod(module.pde.grid_sizes.values())
-    need = grid * (d + m) * 8
+    need, (nbytes, where) = grid * (d + m) * 8, host
     if need > nbytes:
         sizes = ", ".join(f"{a}: {n:,}" for a, n in module.pde.grid_sizes.items())
         raise ConfigError(

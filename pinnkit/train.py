@@ -164,7 +164,7 @@ def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]
 def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks: list[L.Callback]) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build(cfg)
-    check_fits(module)
+    check_fits(module, str(cfg.trainer.get("accelerator", "cpu")))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     run_id = None
     if ckpt_path:

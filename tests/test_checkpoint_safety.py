@@ -141,7 +141,7 @@ def test_resuming_another_pde_is_refused_naming_the_pde(tmp_path):
     run = tmp_path / "burgers"
     train(compose_cfg(run, *SHORT, *TINY_BURGERS))
     ckpt = run / "checkpoints" / "last.ckpt"
-    for other in ("advection", "allen_cahn", "heat"):  # same net shapes for the first two, hard heat for the last
+    for other in ("advection", "allen_cahn", "heat", "wave"):  # the first two have the same net shapes
         with pytest.raises(CheckpointError, match=f"pde=burgers, this run is pde={other}"):
             train(compose_cfg(tmp_path / other, *SHORT, f"pde={other}", "trainer.max_steps=8", f"ckpt_path={ckpt}"))
         assert not (tmp_path / other / "summary.json").exists()

@@ -138,3 +138,12 @@ def test_compare_runs_lists_crashed_and_truncated_runs(tmp_path, heat_run, capsy
     assert runs["2"].startswith("unreadable summary.json (JSONDecodeError")
     assert "warning: 2: unreadable summary.json" in capsys.readouterr().err
     json.loads((tmp_path / "0" / "summary.json").read_text())
+
+
+def test_the_size_check_passes_a_run_that_fits_and_names_the_limit_it_compares_with(tmp_path):
+    from pinnkit.config_checks import ConfigError, check_fits
+
+    module = build(compose_cfg(tmp_path))
+    check_fits(module)  # the default run fits this machine
+    with pytest.raises(ConfigError, match=r"more than the 0\.000977 GiB this process may use \(a test limit\)"):
+        check_fits(module, limit=(2**20, "a test limit"))

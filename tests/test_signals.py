@@ -57,6 +57,7 @@ def test_a_signal_checkpoints_summarises_and_exits_nonzero_and_the_run_resumes_e
     resumed = train(compose_cfg(run, *COMMON, f"ckpt_path={ckpt}"))  # resume in its own directory
     assert resumed["steps"] == 12 and [s["steps"] for s in resumed["segments"]] == [[0, 7], [7, 12]]
     assert resumed["time_s"] == pytest.approx(sum(s["time_s"] for s in resumed["segments"]))
+    assert resumed["it_per_s"] == pytest.approx(12 / resumed["time_s"])  # over both segments
     if sig == signal.SIGTERM:  # the interrupted + resumed losses are an uninterrupted run's, step for step
         train(compose_cfg(tmp_path / "full", *COMMON))
         a = _losses(tmp_path / "full")
