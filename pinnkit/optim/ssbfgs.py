@@ -8,8 +8,9 @@ from .broyden_family import SelfScaledBroydenFamily
 class SSBFGS(SelfScaledBroydenFamily):
     """Self-scaled BFGS with a strong-Wolfe line search, dense ``H``, float64 (see :mod:`.broyden_family`).
 
-    ``θ = 0``, so ``τ = h`` (Oren–Luenberger) at the first update and ``τ = min(1, 1/b)`` after it: ``H`` is
-    scaled down only when the last step found it too large. Usable on its own::
+    ``θ = 0``, so ``τ = h`` (Oren–Luenberger) at the first update and ``τ = min(1, 1/b)`` after it: the old ``H``
+    is scaled up by ``1/τ = max(1, b)`` when the last step found its curvature ``sᵀBs`` above ``sᵀy`` (``H`` too
+    small for the loss's current scale), and left as it is otherwise. Usable on its own::
 
         opt = SSBFGS(model.parameters(), max_iter=50)
         opt.step(closure)        # closure: zero_grad, loss, backward, return loss
