@@ -22,6 +22,8 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
+from .guard import MODES as NONFINITE_MODES
+
 
 class ConfigError(ValueError):
     """A config value has the wrong type or is out of range."""
@@ -57,7 +59,8 @@ SCHEMA: dict[str, tuple[str, float | None, bool]] = {
     "trainer.val_check_interval": (INT, 1, False),
     "trainer.log_every_n_steps": (INT, 0, False),
 }
-CHOICES = {"nonfinite": ("stop", "skip"), "matmul_precision": ("highest", "high", "medium")}
+MATMUL_PRECISIONS = ("highest", "high", "medium")  # torch.set_float32_matmul_precision's values
+CHOICES = {"nonfinite": NONFINITE_MODES, "matmul_precision": MATMUL_PRECISIONS}
 UPPER = {"seed": 2**32 - 1, "nonfinite_skip_limit": 1.0, "balance.alpha": 1.0}
 PACKAGES = ("pinnkit.",)  # targets whose settings are checked against their signature
 

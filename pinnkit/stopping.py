@@ -81,7 +81,7 @@ def _forward_sigterm(frame: Any) -> None:
 
 class FinalCheckpoint(Checkpoint):
     """``last.ckpt`` at the end of training and when a signal stops it (module doc). Nothing is saved when the
-    module's ``nonfinite_report()`` finds a NaN/Inf loss or parameter; ``skipped`` then says why.
+    module's ``nonfinite_report()`` finds a NaN/Inf loss or parameter (the run then fails with that report).
 
     A :class:`~lightning.pytorch.callbacks.Checkpoint`, so Lightning runs it after the other callbacks (the timer
     of ``max_time`` included) and after ``ModelCheckpoint``, whose ``save_last`` writes the same file at every
@@ -90,15 +90,12 @@ class FinalCheckpoint(Checkpoint):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.skipped: str | None = None  # why the final save was skipped
         self._saved_step = -1
 
     def _save(self, trainer: L.Trainer, module: Any) -> None:
         if self._saved_step == trainer.global_step:
             return
-        problem = module.nonfinite_report()
-        if problem is not None:
-            self.skipped = problem
+        if module.nonfinite_report() is not None:
             return
         trainer.save_checkpoint(self.path)
         self._saved_step = trainer.global_step

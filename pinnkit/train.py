@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .atomic import write_json
 from .checkpoints import SafeCheckpointIO, read_checkpoint
-from .config_checks import check_config, check_fits
+from .config_checks import MATMUL_PRECISIONS, check_config, check_fits
 from .guard import NonFiniteLossError
 from .loggers import finish, make_logger, run_metadata
 from .module import PINNModule, StepsPerBatch
@@ -118,9 +118,8 @@ def matmul_precision(value: str) -> Iterator[None]:
     """float32 matmul precision for the run, restored afterwards. ``highest`` (default) leaves PyTorch's full
     float32 alone; ``high`` allows TF32 on GPUs. Uses the same (legacy) API Lightning reads, since mixing it
     with the newer ``fp32_precision`` API raises."""
-    valid = ("highest", "high", "medium")
-    if value not in valid:
-        raise ValueError(f"matmul_precision must be one of {valid}, got {value!r}")
+    if value not in MATMUL_PRECISIONS:
+        raise ValueError(f"matmul_precision must be one of {MATMUL_PRECISIONS}, got {value!r}")
     try:
         before = torch.get_float32_matmul_precision()
     except RuntimeError as err:  # the process set the newer fp32_precision API: torch refuses the mix

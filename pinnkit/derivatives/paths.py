@@ -2,7 +2,7 @@
 
 A function computed outside torch (through numpy, ``.item()``, ``x.detach()``) returns values whose derivatives
 every reverse-mode backend reports as zero: ``u_x = 0`` for ``u = x²``. :func:`require_path` refuses such an
-output before any derivative is taken. It walks the output's autograd graph (a few dozen nodes for a small
+output before any result is returned. It walks the output's autograd graph (a few dozen nodes for a small
 net; no tensor work), so it costs microseconds per call. A derivative that is genuinely zero (one field that
 does not depend on ``x`` while another does) still reaches ``x`` and is fine.
 """
