@@ -11,7 +11,7 @@ setup: $(PY)
 train: $(PY)
 	$(PY) train.py pde=heat
 test: $(PY)
-	$(PY) -m pytest -q -m "not slow" --durations=15
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist worksteal --durations=15
 test-slow: $(PY)
 	$(PY) -m pytest -q -m slow
 lint: $(PY)

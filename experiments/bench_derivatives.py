@@ -22,14 +22,17 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from experiments.bench_tables import pivot, plot, table
+from experiments.report import write_report
+from experiments.timing import _subprocess, _sync, peak_mb, ratios, time_rounds
 
 RESULTS = Path(__file__).parent / "results"
 BACKENDS = (
@@ -47,7 +50,6 @@ BACKENDS = (
     "taylor+stepgraph",
 )
 CUDA_ONLY = ("taylor+cudagraph", "taylor+stepgraph")
-SLOW_S = 0.5  # a step this slow is timed without an untimed step before it in each round
 # compile modes left out of the default run (not backends; autotuning alone pushed the default CPU run past 10 min)
 NOT_DEFAULT = ("taylor+autotune",)
 # "taylor+cudagraph": compiled with mode="reduce-overhead" (CUDA graphs); on CPU it is the same as taylor+compile.
@@ -80,7 +82,7 @@ class Case:
 
     @property
     def needs(self) -> tuple[str, ...] | None:
-        from pinnkit.derivatives.base import combination, laplacian  # (torch: imported after --threads is set)
+        from pinnkit.derivatives.names import combination, laplacian  # (torch: imported after --threads is set)
 
         if self.name == "heat":  # u_t - 0.1 u_xx, asked for as the Heat PDE asks: one combination
             return (combination("u", {"t": 1.0, "xx": -0.1}),)
@@ -124,36 +126,28 @@ PRESETS["cpu-core"] = PRESETS["cpu"][:3]
 PRESETS["smoke"] = [Case("heat", 2, 1, 64, 8, 2), Case("laplace", 3, 1, 64, 8, 2), Case("full", 3, 3, 32, 8, 2)]
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def case_pde(case: Case):
+    """The case as a pinnkit PDE with one interior term (its needs, its residual): the library's loss path."""
+    from pinnkit.domain import Box
+    from pinnkit.pdes import PDE, Term
 
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) so the peak covers the timed steps, not imports/compilation."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    needs = case.needs or ("jac", "hess")
+    terms = lambda self: [Term("pde", "interior", needs, lambda d, x: case.residual(d))]  # noqa: E731
+    cls = type("BenchPDE", (PDE,), {"name": f"bench_{case.name}", "axes": case.axes, "fields": case.fields,
+                                    "terms": terms})  # fmt: skip
+    return cls(Box({a: (0.0, 1.0) for a in case.axes}, time=None), {a: 2 for a in case.axes})
 
 
 def build_step(case: Case, backend: str, device: str, dtype: str = "float32") -> Callable[[], None]:
-    """One training step of ``backend`` on ``case``: derivatives, residual, mean square, backward to params."""
+    """One training step of ``backend`` on ``case`` through :class:`pinnkit.loss.PINNLoss`, as training takes it:
+    derivatives, residual, mean square, weighted total, backward to the parameters (``+step``: the loss compiled
+    whole, as ``compile_step=true`` trains)."""
     import torch
 
     from pinnkit.derivatives import get_backend
-    from pinnkit.derivatives.base import make_request
+    from pinnkit.loss import PINNLoss
     from pinnkit.nets import MLP
+    from pinnkit.points import Batch
 
     torch.manual_seed(0)
     dev = torch.device(device)
@@ -168,25 +162,16 @@ def build_step(case: Case, backend: str, device: str, dtype: str = "float32") ->
 
         return step
     name, _, comp = backend.partition("+")
-    b = get_backend(name, **COMPILED.get(comp, {}))  # (taylor+step*: the backend uncompiled, the loss compiled)
-    req = make_request(case.needs, case.fields, case.axes)  # parsed once, as a training module does
-
-    def loss_fn():
-        return case.residual(b(net, x, req)).square().mean()
-
+    loss = PINNLoss(case_pde(case), get_backend(name, **COMPILED.get(comp, {})))  # (+step: backend uncompiled)
+    batch, weights = Batch({"pde": x}), torch.ones(1, device=dev, dtype=x.dtype)
+    fn = loss.__call__
     if comp in ("step", "stepgraph"):
-        loss_fn = torch.compile(loss_fn, dynamic=False, mode="reduce-overhead" if comp == "stepgraph" else None)
+        fn = torch.compile(fn, dynamic=False, mode="reduce-overhead" if comp == "stepgraph" else None)
 
     def step():
-        torch.autograd.grad(loss_fn(), params, allow_unused=True)
+        torch.autograd.grad(fn(net, batch, weights)[0], params, allow_unused=True)
 
     return step
-
-
-def _sync(device: str) -> Callable[[], None]:
-    import torch
-
-    return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
 
 def build_warm(case: Case, backends: Sequence[str], device: str, warmup: int) -> tuple[dict, dict[str, dict]]:
@@ -207,47 +192,11 @@ def build_warm(case: Case, backends: Sequence[str], device: str, warmup: int) ->
     return steps, out
 
 
-def time_rounds(steps: dict[str, Callable[[], None]], out: dict[str, dict], device: str, reps: int) -> None:
-    """Append one timed step of every backend per round to ``out[backend]["times"]``, interleaved: round ``r``
-    runs each backend in turn (an untimed step of it first, so its buffers are warm, unless its steps take over
-    ``SLOW_S``: d=10 ``func_fwd``'s 4 s steps would otherwise push the default CPU run past 10 minutes), so a slow
-    stretch of a noisy machine hits them all alike."""
-    sync = _sync(device)
-    for _ in range(reps):
-        for backend, step in steps.items():
-            times = out[backend]["times"]
-            if not times or times[-1] < SLOW_S:
-                step()
-                sync()
-            t0 = time.perf_counter()
-            step()
-            sync()
-            times.append(time.perf_counter() - t0)
-
-
 def time_interleaved(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
     """Step times of every backend on ``case``, interleaved (:func:`time_rounds`): per backend
     ``{"times": [s, ...]}`` (one per round) or ``{"error": ...}``."""
     steps, out = build_warm(case, backends, device, warmup)
     time_rounds(steps, out, device, reps)
-    return out
-
-
-def ratios(times: dict[str, dict]) -> dict[str, dict]:
-    """Per backend: median step time (ms), and the medians over rounds of the same-round ratios
-    ``t_backend / t_plain`` and ``t_autograd / t_backend``."""
-    out = {}
-    for backend, r in times.items():
-        if "error" in r:
-            out[backend] = {"ms": None, "x_plain": None, "speedup_vs_autograd": None, "error": r["error"]}
-            continue
-        t = r["times"]
-        row = {"ms": statistics.median(t) * 1e3, "x_plain": None, "speedup_vs_autograd": None}
-        for key, ref, flip in (("x_plain", "plain", False), ("speedup_vs_autograd", "autograd", True)):
-            if "times" in times.get(ref, {}):
-                pairs = zip(t, times[ref]["times"], strict=True)
-                row[key] = statistics.median([(b / a) if flip else (a / b) for a, b in pairs])
-        out[backend] = row
     return out
 
 
@@ -274,37 +223,6 @@ def measure(case: Case, backend: str, device: str, reps: int, warmup: int, dtype
 
     peak = peak_mb(timed, device)
     return {"ms": statistics.median(times) * 1e3, "peak_mb": peak}
-
-
-def peak_mb(run: Callable[[], object], device: str) -> float:
-    """Peak memory (MB) while ``run()`` runs, above what was held before it: ``max_memory_allocated`` on CUDA,
-    the RSS high-water mark on CPU (see :func:`measure`)."""
-    import torch
-
-    dev = torch.device(device)
-    if dev.type != "cuda":
-        _reset_peak_rss()
-        base = _rss_mb()
-        run()
-        return _peak_rss_mb() - base
-    torch.cuda.synchronize(dev)
-    torch.cuda.reset_peak_memory_stats(dev)
-    base = torch.cuda.memory_allocated(dev)
-    run()
-    torch.cuda.synchronize(dev)
-    return (torch.cuda.max_memory_allocated(dev) - base) / 2**20
-
-
-def _subprocess(code: str, env: dict | None = None) -> dict:
-    """Run ``code`` (which prints ``RESULT <json>``) in a fresh interpreter; ``{"error": ...}`` if it fails."""
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})  # fmt: skip
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[7:])
-    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return {"error": tail[:200]}
 
 
 def run_isolated(case: Case, backends: Sequence[str], device: str, reps: int, warmup: int) -> dict[str, dict]:
@@ -406,82 +324,14 @@ def output_tag(device: str, preset: str | None) -> str:
     return f"{kind}_{preset.removeprefix('cpu-').removeprefix('gpu-').replace('-', '_')}"
 
 
-def _label(r: dict) -> str:
-    return f"{r['case']} d={r['d']} m={r['m']} n={r['n']} {r['depth']}×{r['width']}"
-
-
-def pivot(rows: list[dict]) -> str:
-    """Cases by backends: speedup vs autograd (higher is better), then the best backend's × plain."""
-    backends = [b for b in dict.fromkeys(r["backend"] for r in rows) if b != "plain"]
-    head = ["| case | " + " | ".join(backends) + " | best × plain fwd+bwd |", "|---" * (len(backends) + 2) + "|"]
-    lines = []
-    for label in dict.fromkeys(_label(r) for r in rows):
-        by = {r["backend"]: r for r in rows if _label(r) == label}
-        cells = [f"{by[b]['speedup_vs_autograd']:.2f}" if by.get(b, {}).get("ms") else "–" for b in backends]
-        timed = [by[b] for b in backends if by.get(b, {}).get("ms")]
-        best = min(timed, key=lambda r: r["ms"])
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {best['x_plain']:.2f} ({best['backend']}) |")
-    return "\n".join(head + lines)
-
-
-def table(rows: list[dict]) -> str:
-    out = ["| case | backend | speedup vs autograd | × plain fwd+bwd | ms | peak MB |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        label = _label(r)
-        if r["ms"] is None:
-            out.append(f"| {label} | {r['backend']} | failed: {r['error']} | | | |")
-            continue
-        out.append(
-            f"| {label} | {r['backend']} | {r['speedup_vs_autograd']:.2f} | {r['x_plain']:.2f} | {r['ms']:.2f} | "
-            f"{r['peak_mb']:.0f} |"
-        )
-    return "\n".join(out)
-
-
 def write(rows: list[dict], out: Path, tag: str, device_label: str) -> None:
-    from pinnkit.atomic import write_csv, write_text
-
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"bench_derivatives_{tag}"
-    write_csv(stem.with_suffix(".csv"), rows, list(rows[0]))
-    write_text(stem.with_suffix(".json"), json.dumps({"device": device_label, "rows": rows}, indent=1))
-    plot(rows, stem.with_suffix(".png"), device_label)
+    stem = f"bench_derivatives_{tag}"
+    write_report(stem, rows, {"device": device_label, "command": " ".join(["python", *sys.argv])}, out=out)
+    plot(rows, out / f"{stem}.png", device_label)
     print(f"Device: {device_label}\n\nSpeedup vs autograd of one training step:\n")
     print(pivot(rows))
     print("\nAll figures:\n")
     print(table(rows))
-
-
-def plot(rows: list[dict], path: Path, device_label: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = list(dict.fromkeys(f"{r['case']} d={r['d']}\nn={r['n']} {r['depth']}×{r['width']}" for r in rows))
-    backends = list(dict.fromkeys(r["backend"] for r in rows if r["backend"] != "plain"))
-    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(labels)), 4.5))
-    w = 0.8 / len(backends)
-    for k, b in enumerate(backends):
-        vals = []
-        for lab in labels:
-            match = [
-                r
-                for r in rows
-                if r["backend"] == b and f"{r['case']} d={r['d']}\nn={r['n']} {r['depth']}×{r['width']}" == lab
-            ]
-            vals.append(match[0]["speedup_vs_autograd"] or 0 if match else 0)
-        ax.bar([i + k * w for i in range(len(labels))], vals, w, label=b)
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_xticks([i + 0.4 - w / 2 for i in range(len(labels))], labels, fontsize=7)
-    ax.set_ylabel("speedup vs autograd (higher is better)")
-    ax.set_title(f"One PINN training step, {device_label}", fontsize=9)
-    ax.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    from pinnkit.atomic import save_figure
-
-    save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -104,16 +104,12 @@ def iterations(step: int, adam: int) -> int:
 def pinnkit_overrides(args, backend: str, whole_step: bool = False) -> list[str]:
     """The Hydra overrides of pinnkit's run (``args``: the benchmark's options); ``taylor`` compiles the jets
     (``derivative.compile``), or with ``whole_step`` the whole loss (``compile_step``)."""
-    overrides = [
-        "pde=burgers", "pde.hard=false", "model.width=20", "model.depth=3", "model.normalize=false",
-        "data.points.interior=2540", "data.points.boundary=80", "data.points.initial=160", "data.resample_every=0",
-        "data.sampler=hammersley", "data.residual_everywhere=true",
-        "optim.optimizer.lr=1e-3", "optim.scheduler=null", f"optim.lbfgs_from={args.adam}",
-        "optim.lbfgs.history_size=100",
-        f"trainer.max_steps={args.adam + args.lbfgs}", f"trainer.val_check_interval={args.adam + args.lbfgs}",
-        "trainer.enable_progress_bar=false", "logger=csv", "checks=false", f"seed={args.seed}",
-        f"threads={args.threads}", f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}",
-    ]  # fmt: skip
+    from omegaconf import OmegaConf
+
+    overrides = [*OmegaConf.load(ROOT / "experiments" / "burgers_peers.yaml"),
+                 f"optim.lbfgs_from={args.adam}", f"trainer.max_steps={args.adam + args.lbfgs}",
+                 f"trainer.val_check_interval={args.adam + args.lbfgs}", f"seed={args.seed}", f"threads={args.threads}",
+                 f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}"]  # fmt: skip
     if backend == "taylor":
         overrides.append("compile_step=true" if whole_step else "derivative.compile=true")
     return overrides + args.pinnkit_override
@@ -158,17 +154,18 @@ def run_bare(args, kind: str) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from experiments.bare_burgers import autograd_loss, mlp_like, taylor_loss
-    from pinnkit.train import CONF_DIR, build
+    from pinnkit.build import build
+    from pinnkit.train import CONF_DIR
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[*pinnkit_overrides(args, "autograd"), f"paths.output_dir={out}"])
     L.seed_everything(cfg.seed, verbose=False)  # as pinnkit's run seeds before building
     module = build(cfg)
-    pts = module.sample(0)
-    x, n_ic, n_bc = pts["pde"], pts["ic"].shape[0], pts["bc"].shape[0]
-    if not (torch.equal(x[-n_bc:], pts["bc"]) and torch.equal(x[-n_bc - n_ic : -n_bc], pts["ic"])):
-        raise RuntimeError("pinnkit's residual points no longer end with the initial then the boundary points")
+    batch = module.sample(0)  # the interior points end with the initial then the boundary points (batch.tails)
+    x, n_ic, n_bc = batch.points["pde"], batch.points["ic"].shape[0], batch.points["bc"].shape[0]
+    if [batch.tails[t][1].stop - batch.tails[t][1].start for t in ("ic", "bc")] != [n_ic, n_bc]:
+        raise RuntimeError(f"pinnkit's edge layout is not interior, then ic, then bc: {batch.tails}")
     net = mlp_like(list(module.net.linears))
     loss = {"autograd": autograd_loss, "taylor": torch.compile(taylor_loss, dynamic=False)}[kind]
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
@@ -185,91 +182,6 @@ def run_bare(args, kind: str) -> dict:
     return {"history": tracker.history, "version": f"torch {torch.__version__.split('+')[0]}"}
 
 
-def run_deepxde(args) -> dict:
-    os.environ["DDE_BACKEND"] = "pytorch"
-    import deepxde as dde
-    import numpy as np
-
-    dde.config.set_random_seed(args.seed)
-    torch.set_num_threads(args.threads)
-
-    def pde(x, y):
-        dy_x = dde.grad.jacobian(y, x, i=0, j=0)
-        dy_t = dde.grad.jacobian(y, x, i=0, j=1)
-        dy_xx = dde.grad.hessian(y, x, i=0, j=0)
-        return dy_t + y * dy_x - NU * dy_xx
-
-    geomtime = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 1))
-    bc = dde.icbc.DirichletBC(geomtime, lambda x: 0, lambda _, on_boundary: on_boundary)
-    ic = dde.icbc.IC(geomtime, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_initial: on_initial)
-    data = dde.data.TimePDE(geomtime, pde, [bc, ic], num_domain=2540, num_boundary=80, num_initial=160)
-    model = dde.Model(data, dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal"))
-    model.compile("adam", lr=1e-3)
-    swap = lambda p: p[:, [1, 0]].numpy()  # noqa: E731  (DeepXDE's inputs are (x, t))
-    tracker = Tracker(lambda p: model.predict(swap(p)), args.eval_every)
-
-    class Track(dde.callbacks.Callback):
-        def on_epoch_end(self) -> None:
-            tracker.maybe(self.model.train_state.epoch)
-
-    tracker.start = time.perf_counter()
-    model.train(iterations=args.adam, callbacks=[Track()], display_every=1000, verbose=0)
-    if args.lbfgs:
-        dde.optimizers.config.set_LBFGS_options(maxiter=args.lbfgs * LBFGS_ITERS)
-        opts = dde.optimizers.config.LBFGS_options  # DeepXDE 1.15 sets iter_per_step only at import (1000)
-        opts["iter_per_step"] = min(1000, opts["maxiter"])
-        model.compile("L-BFGS")
-        model.train(callbacks=[Track()], display_every=1000, verbose=0)
-    tracker.record(model.train_state.epoch)
-    return {
-        "history": tracker.history,
-        "version": dde.__version__,
-        "lbfgs_iterations": model.train_state.epoch - args.adam,
-    }
-
-
-def run_pina(args) -> dict:
-    import warnings
-
-    import lightning as L
-
-    warnings.filterwarnings("ignore")
-    from importlib.metadata import version
-
-    from pina import LabelTensor, Trainer
-    from pina.model import FeedForward
-    from pina.optim import TorchOptimizer
-    from pina.problem.zoo import BurgersProblem
-    from pina.solver import PINN
-
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    problem = BurgersProblem(nu=NU)
-    for domain, n in (("D", 2540), ("boundary", 80), ("t0", 160)):
-        problem.discretise_domain(n=n, mode="random", domains=domain)
-    model = FeedForward(input_dimensions=2, output_dimensions=1, inner_size=20, n_layers=3, func=torch.nn.Tanh)
-    for m in model.modules():
-        if isinstance(m, torch.nn.Linear):
-            torch.nn.init.xavier_normal_(m.weight)
-            torch.nn.init.zeros_(m.bias)
-    solver = PINN(problem=problem, model=model, optimizer=TorchOptimizer(torch.optim.Adam, lr=1e-3))
-    tracker = Tracker(lambda p: solver(LabelTensor(p[:, [1, 0]].float(), ["x", "t"])).tensor, args.eval_every)
-
-    class Track(L.Callback):
-        def on_train_batch_end(self, trainer, module, *a) -> None:
-            tracker.maybe(trainer.global_step)
-
-    trainer = Trainer(solver=solver, max_epochs=args.adam, accelerator="cpu", batch_size=None, train_size=1.0,
-                      val_size=0.0, test_size=0.0, callbacks=[Track()], enable_progress_bar=False, logger=False,
-                      enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
-    tracker.start = time.perf_counter()
-    trainer.train()
-    if tracker.history[-1][1] != trainer.global_step:
-        tracker.record(trainer.global_step)
-    return {"history": tracker.history, "version": version("pina-mathlab")}
-
-
-# ---- driver ------------------------------------------------------------------------------------------------------
 def summarize(name: str, result: dict, adam: int) -> dict:
     hist = result["history"]
     adam_pts = [h for h in hist if h[1] <= adam]
@@ -333,11 +245,15 @@ def main() -> None:
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
+        sys.path.insert(0, str(ROOT))
+        from experiments import peer_runners
+
         run = {"pinnkit-autograd": lambda: run_pinnkit(args, "autograd"),
                "pinnkit-taylor": lambda: run_pinnkit(args, "taylor"),
                "pinnkit-taylor-step": lambda: run_pinnkit(args, "taylor", whole_step=True),
                "bare-autograd": lambda: run_bare(args, "autograd"), "bare-taylor": lambda: run_bare(args, "taylor"),
-               "deepxde": lambda: run_deepxde(args), "pina": lambda: run_pina(args)}[args.worker]  # fmt: skip
+               "deepxde": lambda: peer_runners.run_deepxde(args),
+               "pina": lambda: peer_runners.run_pina(args)}[args.worker]  # fmt: skip
         print("RESULT " + json.dumps(run()))
         return
     if args.quick:
@@ -372,10 +288,11 @@ def main() -> None:
 
 def write(rows: list[dict], curves: dict, args) -> None:
     sys.path.insert(0, str(ROOT))
-    from pinnkit.atomic import save_figure, write_csv, write_text
+    from experiments.report import write_report
+    from pinnkit.atomic import save_figure
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / ("bench_peers_quick" if args.quick else "bench_peers_cpu")
+    name = "bench_peers_quick" if args.quick else "bench_peers_cpu"
+    stem = args.out / name
     base = next((r for r in rows if r["library"] == "deepxde"), None)
     lines = [f"Burgers, 3×20 tanh, 2540+80+160 fixed points, Adam {args.adam} + L-BFGS {args.lbfgs * LBFGS_ITERS} "
              f"iterations, {args.threads} threads, CPU ({os.cpu_count()} cores visible), medians of {args.repeats} "
@@ -391,10 +308,8 @@ def write(rows: list[dict], curves: dict, args) -> None:
                      f"{r['final_l2']:.2e} | {r['steps']} | {r['train_s']:.1f} |")  # fmt: skip
     table = "\n".join(lines)
     print(table)
-    write_text(stem.with_suffix(".md"), table + "\n")
-    write_csv(stem.with_suffix(".csv"), rows, list(rows[0]))
-    write_text(stem.with_suffix(".json"), json.dumps({"rows": rows, "curves": curves, "args": {
-        k: str(v) for k, v in vars(args).items()}}, indent=1))  # fmt: skip
+    meta = {"command": " ".join(["python", *sys.argv]), "args": {k: str(v) for k, v in vars(args).items()}}
+    write_report(name, rows, meta, out=args.out, extra={"curves": curves}, table=table)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -22,7 +22,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
-from .guard import MODES as NONFINITE_MODES
+from .training.guard import MODES as NONFINITE_MODES
 
 
 class ConfigError(ValueError):
@@ -219,9 +219,7 @@ def check_fits(module: Any, accelerator: str = "cpu", limit: tuple[int, str] | N
     d, m = len(module.pde.axes), len(module.pde.fields)
     units = sum(p.numel() for p in module.net.parameters() if p.dim() == 1) or 1  # hidden units (one bias each)
     channels = 1 + max(len(t.needs) for t in module.terms)  # the value and at least one channel per need
-    pool = max(int(module.adaptive["pool"]), 1)
-    points = sum(int(module.points.get(t.points_key, 0)) * (2 if t.region.startswith("periodic") else 1)
-                 * (pool if t.region == "interior" else 1) for t in module.terms if t.region != "data")  # fmt: skip
+    pool, points = max(module.plan.rad.pool, 1), module.plan.size()
     step = points * (d + units * channels) * item
     if step > nbytes:
         raise ConfigError(

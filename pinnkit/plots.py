@@ -18,7 +18,8 @@ def grid_solution(module) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray
     non-box domain. The grid points and their reference come from the module's validation cache, so the
     reference is not evaluated again per plot."""
     coords, mesh = module.pde.grid()
-    flat, ref, _, mask = module.val_data()
+    val = module.val_data()
+    flat, ref, mask = val.points, val.reference, val.mask
     pred = torch.cat([module.net(c) for c in flat.split(65536)])
     full = torch.full((mask.shape[0], 2, pred.shape[-1]), float("nan"), dtype=pred.dtype, device=pred.device)
     full[mask] = torch.stack([pred, ref.to(pred.dtype)], 1)

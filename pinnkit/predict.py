@@ -28,10 +28,11 @@ import torch
 from omegaconf import OmegaConf
 
 from .atomic import save_npz
+from .build import build
 from .checkpoints import CheckpointError, read_checkpoint
 from .derivatives import Backend, Derivatives
-from .module import PINNModule
 from .resume import check_weights_fit
+from .training import PINNModule
 from .trusted import UntrustedTargetError, check_targets
 
 
@@ -49,8 +50,6 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_targets: Se
     cfg = {k: v for k, v in cfg.items() if k not in ("trainer", "logger", "hydra", "paths")}
     cfg["trainer"] = {"precision": str((ckpt["pinnkit"]["config"].get("trainer") or {}).get("precision", "32-true"))}
     check_targets(cfg, allow_targets, source=f"checkpoint {str(path)!r}")
-    from .train import build  # train imports this package's modules; import here to keep the graph acyclic
-
     module = build(OmegaConf.create(cfg))
     check_weights_fit(ckpt, module, path)
     module.load_state_dict(ckpt["state_dict"])  # build() already gave the module the run's dtype

@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from .checkpoints import CheckpointError
+from .checkpoints import FORMAT, CheckpointError
 
 
 def run_identity(config: Mapping[str, Any] | None, pde: Any) -> dict[str, Any]:
@@ -31,6 +31,22 @@ def run_identity(config: Mapping[str, Any] | None, pde: Any) -> dict[str, Any]:
         "pde_params": cfg.get("pde"),
         "model": cfg.get("model"),
         "optim": cfg.get("optim"),
+    }
+
+
+def run_record(
+    config: Mapping[str, Any] | None, pde: Any, wandb_id: str | None, time_s: float, segments: list, skipped: int
+) -> dict[str, Any]:
+    """The ``pinnkit`` section of a checkpoint, in plain types: the resolved config, the run's identity, the W&B
+    run id, training time and segments, skipped steps (the checkpoint I/O adds the content hash)."""
+    return {
+        "format": FORMAT,
+        "config": config,
+        "identity": run_identity(config, pde),
+        "wandb_id": wandb_id,
+        "time_s": time_s,
+        "segments": segments,
+        "skipped_steps": skipped,
     }
 
 

@@ -24,59 +24,17 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from .atomic import write_json
+from .build import build
 from .checkpoints import SafeCheckpointIO, read_checkpoint
 from .config_checks import MATMUL_PRECISIONS, check_config, check_fits
-from .guard import NonFiniteLossError
 from .loggers import finish, make_logger, run_metadata
-from .module import PINNModule, StepsPerBatch
-from .nets.constrained import Constrained
 from .plots import SolutionPlots, save_solution
 from .resume import check_resume
 from .rundir import claim, inside, requeued_checkpoint
-from .stopping import FinalCheckpoint, RunInterrupted, SignalStop
+from .training import NonFiniteLossError, PINNModule, StepsPerBatch
+from .training.stopping import FinalCheckpoint, RunInterrupted, SignalStop
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-
-
-def build(cfg: DictConfig) -> PINNModule:
-    """The LightningModule a config describes (PDE, net sized to the PDE, backend, optimizer), in float64 when
-    ``trainer.precision`` is 64."""
-    pde = instantiate(cfg.pde)
-    backend = instantiate(cfg.derivative)
-    dims = {"in_dim": len(pde.axes), "out_dim": len(pde.fields)}
-    box = {"lower": list(pde.domain.lower), "upper": list(pde.domain.upper), "axes": list(pde.axes)}
-    net = instantiate(cfg.model, **dims, **box)
-    if pde.hard:  # initial/boundary conditions by construction: u = b + φ N
-        net = Constrained(net, pde.ansatz)
-    module = PINNModule(
-        pde,
-        net,
-        backend,
-        optimizer=instantiate(cfg.optim.optimizer),
-        scheduler=instantiate(cfg.optim.scheduler) if cfg.optim.get("scheduler") else None,
-        points=cfg.data.points,
-        weights=cfg.get("loss_weights"),
-        resample_every=cfg.data.resample_every,
-        val_points=cfg.data.val_points,
-        seed=cfg.seed,
-        checks=cfg.checks,
-        nonfinite=cfg.nonfinite,
-        nonfinite_skip_limit=cfg.nonfinite_skip_limit,
-        lbfgs=instantiate(cfg.optim.lbfgs) if cfg.optim.get("lbfgs") else None,
-        lbfgs_from=cfg.optim.get("lbfgs_from"),
-        grad_clip=cfg.optim.get("grad_clip"),
-        sampler=cfg.data.get("sampler", "uniform"),
-        residual_everywhere=bool(cfg.data.get("residual_everywhere", False)),
-        adaptive=cfg.data.get("adaptive"),
-        balance=cfg.get("balance"),
-        causal=cfg.get("causal"),
-        fuse_terms=cfg.get("fuse_terms", True),
-        steps_per_batch=int(cfg.get("steps_per_batch", 1)),
-        compile_step=bool(cfg.get("compile_step", False)),
-    )
-    if str(cfg.trainer.get("precision", "")).startswith("64"):
-        module.double()  # float64 from the start, so a checkpoint restored into it is not rounded to float32
-    return module
 
 
 def batch_cadence(cfg: DictConfig, k: int) -> dict[str, int]:
@@ -143,7 +101,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     ``cfg.ckpt_path`` resumes from a checkpoint (same steps and losses as an uninterrupted run, same W&B run id;
     refused, naming the difference, when it was written for another run: :mod:`pinnkit.resume`). The run
     directory is held for this run alone (:mod:`pinnkit.rundir`). A non-finite loss raises
-    :class:`~pinnkit.guard.NonFiniteLossError` and SIGTERM/SIGINT :class:`~pinnkit.stopping.RunInterrupted`,
+    :class:`~pinnkit.training.guard.NonFiniteLossError` and SIGTERM/SIGINT
+    :class:`~pinnkit.training.stopping.RunInterrupted`,
     both after ``summary.json`` (with ``stopped``) is written.
     """
     check_config(cfg)
@@ -171,7 +130,6 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
         check_resume(ckpt, module, resolved, ckpt_path, cfg.allow_resume_changes)
         run_id = ckpt["pinnkit"].get("wandb_id")
     logger = make_logger(cfg, run_dir, module.pde.name, module.derivative.name, run_id=run_id)
-    module.wandb_id = logger.version if isinstance(logger, WandbLogger) else None
     loggers = [lg for lg in (logger,) if lg is not None]
     if not any(isinstance(lg, CSVLogger) for lg in loggers):  # metrics.csv in every run, for compare_runs.py
         loggers.append(CSVLogger(run_dir, name="csv"))
@@ -192,7 +150,7 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
         default_root_dir=str(run_dir),
         inference_mode=False,  # residuals in validation need autograd
     )
-    module.run_config = resolved
+    module.attach_run(resolved, logger.version if isinstance(logger, WandbLogger) else None)
     meta = run_metadata(trainer.strategy.root_device)
     stopped: tuple[str, str] | None = None  # (kind, message)
     try:

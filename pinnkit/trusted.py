@@ -16,7 +16,7 @@ from typing import Any
 GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pde": (("pinnkit.pdes",), ("pinnkit.pdes.base.PDE",)),
     "model": (("pinnkit.nets",), ("torch.nn.Module",)),
-    "derivative": (("pinnkit.derivatives",), ("pinnkit.derivatives.base.Backend",)),
+    "derivative": (("pinnkit.derivatives",), ("pinnkit.derivatives.backend.Backend",)),
     "optim": (("torch.optim",), ("torch.optim.Optimizer", "torch.optim.lr_scheduler.LRScheduler")),
 }
 

@@ -11,9 +11,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from .pdes import PDE
 
 LIVE = 1e-6  # gradient norms below this fraction of the largest leave their term's weight as it is
 
@@ -23,6 +28,7 @@ class GradNormBalance:
     buffer, so checkpoints hold it)."""
 
     def __init__(self, every: int, alpha: float = 0.9) -> None:
+        every, alpha = int(float(every)), float(alpha)
         if every < 1 or not 0 <= alpha < 1:
             raise ValueError(f"grad-norm balancing needs every >= 1 and 0 <= alpha < 1, got {every}, {alpha}")
         self.every, self.alpha = int(every), float(alpha)
@@ -66,3 +72,26 @@ def causal_loss(
     with torch.no_grad():
         w = torch.exp(-eps * torch.cat([chunk.new_zeros(1), chunk.cumsum(0)[:-1]]))
     return (w * chunk).mean(), w
+
+
+@dataclass(frozen=True)
+class CausalWeighting:
+    """Causal weighting of the interior residual over ``chunks`` time chunks with tolerance ``eps`` (``chunks =
+    0``: off); see :func:`causal_loss`."""
+
+    chunks: int = 0
+    eps: float = 1.0
+
+    def check(self, pde: PDE) -> None:
+        """Refuse a PDE without time, or bad settings, naming them."""
+        if self.chunks and (pde.domain.time is None or self.chunks < 1 or self.eps < 0):
+            raise ValueError(
+                f"causal weighting needs a time-dependent PDE ({pde.name} has axes {pde.axes}), chunks >= 1 (0: "
+                f"off) and eps >= 0; got {{'chunks': {float(self.chunks)}, 'eps': {float(self.eps)}}}"
+            )
+
+    def __call__(self, residual: Tensor, x: Tensor, pde: PDE) -> tuple[Tensor, Tensor]:
+        """The weighted loss and chunk weights of ``residual`` at points ``x (N, d)`` of ``pde``'s domain."""
+        i = pde.axes.index(pde.domain.time)
+        lo, hi = pde.domain.lower[i], pde.domain.upper[i]
+        return causal_loss(residual, x[..., i].reshape(-1), lo, hi, int(self.chunks), float(self.eps))

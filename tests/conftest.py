@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -13,6 +14,9 @@ from omegaconf import DictConfig
 
 from pinnkit.derivatives import BACKENDS, get_backend
 from pinnkit.train import CONF_DIR
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one torch thread per worker: `-n 2` on 2 cores, no oversubscription
+    torch.set_num_threads(1)
 
 ALL_BACKENDS = sorted(BACKENDS)
 CALLABLE_BACKENDS = sorted(n for n, cls in BACKENDS.items() if cls.any_callable)  # take plain functions
@@ -40,15 +44,17 @@ def make_mlp(d: int, m: int, width: int = 16, depth: int = 2, seed: int = 0) -> 
 
 def nan_loss_on(monkeypatch: pytest.MonkeyPatch, bad: Callable[[int], bool], term: str = "pde") -> None:
     """Make ``term``'s loss NaN on the training steps where ``bad(step)`` holds."""
-    from pinnkit.module import PINNModule
+    from pinnkit.training import PINNModule
 
-    real = PINNModule._term_loss
+    real = PINNModule.losses
 
-    def patched(self, t, x, causal, d):
-        loss, weights = real(self, t, x, causal, d)
-        return (loss * float("nan") if t.name == term and bad(self.global_step) else loss), weights
+    def patched(self, batch):
+        total, losses = real(self, batch)
+        if not bad(self.global_step):
+            return total, losses
+        return total * float("nan"), {**losses, term: losses[term] * float("nan")}
 
-    monkeypatch.setattr(PINNModule, "_term_loss", patched)
+    monkeypatch.setattr(PINNModule, "losses", patched)
 
 
 def predict_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -62,6 +68,11 @@ def predict_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, st
         code = err.code
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+#: the largest validation grids, shrunk: in a few-step test the grid's reference and plots would cost most of it
+SMALL_GRIDS = {"allen_cahn": ["pde.nt=21", "pde.nx=64"], "kdv": ["pde.nt=21", "pde.nx=64"],
+               "schrodinger": ["pde.nt=21", "pde.nx=64"], "burgers": ["pde.nt=21", "pde.nx=64"]}  # fmt: skip
 
 
 def compose_cfg(tmp_path: Path, *overrides: str) -> DictConfig:

@@ -14,12 +14,13 @@ from hydra.utils import instantiate
 
 from experiments.accuracy import BEGIN, END, main, markdown, recipes
 from pinnkit.train import train
-from tests.conftest import compose_cfg
+from tests.conftest import SMALL_GRIDS, compose_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
         "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "data.points.interior=64",
-        "optim.lbfgs_from=2"]  # fmt: skip
+        "data.points.initial=32", "data.points.boundary=32", "data.points.periodic=32", "data.val_points=64",
+        "optim.lbfgs_from=2", "optim.lbfgs.max_iter=3"]  # fmt: skip
 
 
 def test_there_are_recipes():
@@ -28,12 +29,21 @@ def test_there_are_recipes():
 
 @pytest.mark.parametrize("name", recipes())
 def test_every_recipe_composes_and_trains_a_few_steps(tmp_path, name):
-    """Each recipe selects its PDE and trains (Adam, then L-BFGS) with its own settings, shrunk."""
-    cfg = compose_cfg(tmp_path, f"experiment={name}", *TINY)
+    """Each recipe selects its PDE and trains (Adam, then L-BFGS) with its own settings, shrunk and eager (the
+    compiled step of every recipe's PDE and model is traced by test_compile_step_is_one_graph, and trained with
+    inductor by the slow test below)."""
+    cfg = compose_cfg(tmp_path, f"experiment={name}", *TINY, "compile_step=false", *SMALL_GRIDS.get(name, []))
     assert cfg.pde._target_.lower().endswith(name.replace("_", ""))
     summary = train(cfg)
     assert summary["steps"] == 4 and math.isfinite(summary["val/l2_rel"])
     assert all(math.isfinite(summary[f"train/loss_{t.name}"]) for t in instantiate(cfg.pde).terms())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [r for r in recipes() if compose_cfg(Path("/unused"), f"experiment={r}").compile_step])
+def test_every_compiled_recipe_trains_a_few_compiled_steps(tmp_path, name):
+    summary = train(compose_cfg(tmp_path, f"experiment={name}", *TINY))
+    assert summary["steps"] == 4 and math.isfinite(summary["val/l2_rel"])
 
 
 def test_accuracy_script_runs_seeds_tabulates_and_fills_the_readme(tmp_path):

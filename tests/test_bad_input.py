@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from pinnkit.build import build
 from pinnkit.derivatives import BACKENDS, get_backend
-from pinnkit.train import build, check_precision, matmul_precision, train
+from pinnkit.train import check_precision, matmul_precision, train
 from tests.conftest import compose_cfg
 
 SHORT = ["trainer.max_steps=2", "trainer.val_check_interval=2", "trainer.enable_progress_bar=false", "model.width=8"]

@@ -51,7 +51,7 @@ def test_write_outputs_and_table(tmp_path):
                  "peak_mb": None, "error": "boom"})  # fmt: skip
     write(rows, tmp_path, "cpu", "cpu (test)")
     data = json.loads((tmp_path / "bench_derivatives_cpu.json").read_text())
-    assert data["device"] == "cpu (test)" and len(data["rows"]) == 4
+    assert data["meta"]["device"] == "cpu (test)" and len(data["rows"]) == 4
     assert (tmp_path / "bench_derivatives_cpu.png").stat().st_size > 0
     md = table(rows)
     assert "| heat d=2 m=1 n=32 2×8 | taylor | 2.00 | 2.00 |" in md and "failed: boom" in md
@@ -102,7 +102,8 @@ def test_bare_reference_losses_are_pinnkits_burgers_loss():
     from hydra import compose, initialize_config_dir
 
     from experiments.bare_burgers import autograd_loss, mlp_like, taylor_loss
-    from pinnkit.train import CONF_DIR, build
+    from pinnkit.build import build
+    from pinnkit.train import CONF_DIR
 
     overrides = ["pde=burgers", "pde.hard=false", "model.width=8", "model.depth=3", "model.normalize=false",
                  "data.points.interior=50", "data.points.boundary=6", "data.points.initial=10",
@@ -110,10 +111,11 @@ def test_bare_reference_losses_are_pinnkits_burgers_loss():
                  "paths.output_dir=/unused"]  # fmt: skip
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         module = build(compose("train", overrides=overrides))
-    pts = module.sample(0)
+    batch = module.sample(0)
+    pts = batch.points
     x, n_ic, n_bc = pts["pde"], pts["ic"].shape[0], pts["bc"].shape[0]
     assert torch.equal(x[-n_bc:], pts["bc"]) and torch.equal(x[-n_bc - n_ic : -n_bc], pts["ic"])
-    expected = sum(module.term_losses(pts)[0].values()).detach()
+    expected = sum(module.loss_fn.term_losses(module.net, batch)[0].values()).detach()
     net = mlp_like(list(module.net.linears)).double()
     nu = module.pde.nu_true
     for loss in (autograd_loss, taylor_loss):

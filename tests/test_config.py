@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
 
-from pinnkit.train import CONF_DIR, build
+from pinnkit.build import build
+from pinnkit.train import CONF_DIR
 from tests.conftest import compose_cfg
 
 CONF = Path(CONF_DIR)

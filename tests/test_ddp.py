@@ -30,9 +30,22 @@ def _train(out: Path, *extra: str) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
+def _train_here(out: Path, *extra: str) -> dict:
+    """The one-process reference run, in this process (one torch thread, as the DDP ranks)."""
+    from pinnkit.train import train
+    from tests.conftest import compose_cfg
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(compose_cfg(out, *COMMON, *extra))
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_two_process_ddp_matches_one_process(tmp_path):
     ddp = _train(tmp_path / "ddp", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
-    one = _train(tmp_path / "one")
+    one = _train_here(tmp_path / "one")
     assert ddp["world_size"] == 2 and ddp["ranks_in_sync"] is True and one["world_size"] == 1
     a = torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "one" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
@@ -44,15 +57,15 @@ def test_two_process_ddp_matches_one_process(tmp_path):
 def test_ranks_draw_disjoint_slices_of_one_global_batch(tmp_path):
     from types import SimpleNamespace
 
-    from pinnkit.train import build
+    from pinnkit.build import build
     from tests.conftest import compose_cfg
 
     module = build(compose_cfg(tmp_path, "pde.hard=false", "data.points.interior=10", "data.points.boundary=6"))
-    whole = module.sample(3)
+    whole = module.sample(3).points
     parts = []
     for rank in range(2):
         module._trainer = SimpleNamespace(world_size=2, global_rank=rank)
-        parts.append(module.sample(3))
+        parts.append(module.sample(3).points)
     module._trainer = None
     for name, pts in whole.items():
         assert parts[0][name].shape[0] + parts[1][name].shape[0] == pts.shape[0]
@@ -63,7 +76,7 @@ def test_ranks_draw_disjoint_slices_of_one_global_batch(tmp_path):
 def test_lbfgs_under_ddp_takes_the_same_steps_on_every_rank(tmp_path):
     lbfgs = ["optim=adam_lbfgs", "optim.lbfgs_from=4", "optim.lbfgs.max_iter=5"]  # few iterations: round-off
     ddp = _train(tmp_path / "ddp", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", *lbfgs)
-    _train(tmp_path / "one", *lbfgs)
+    _train_here(tmp_path / "one", *lbfgs)
     assert ddp["ranks_in_sync"] is True
     a = torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "one" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]

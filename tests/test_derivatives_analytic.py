@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pinnkit.derivatives import UnsupportedRequest
-from pinnkit.derivatives import activations as act
-from pinnkit.derivatives.jet import Jet
+from pinnkit.jets import Jet
+from pinnkit.jets import activations as act
 
 A = torch.tensor([0.7, -1.3, 0.4], dtype=torch.float64)
 B = torch.tensor([0.2, 0.5, -0.3], dtype=torch.float64)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from pinnkit.derivatives import Autograd, BatchedGrad, Dense, UnsupportedRequest, get_backend
-from pinnkit.derivatives import activations as act
-from pinnkit.derivatives.base import combination, make_request, row_plan
+from pinnkit.derivatives.assemble import row_plan
+from pinnkit.derivatives.names import combination, make_request
+from pinnkit.jets import activations as act
 from tests.conftest import ALL_BACKENDS, make_mlp
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from pinnkit.train import build, train
+from pinnkit.build import build
+from pinnkit.train import train
 from tests.conftest import compose_cfg
 from tests.test_train import SHORT, read_metrics
 
@@ -33,8 +34,8 @@ def test_adaptive_resampling_moves_points_to_large_residuals(tmp_path):
     plain = build(compose_cfg(tmp_path, *SHORT))
     plain.load_state_dict(module.state_dict())  # the same network, uniform points
     with torch.enable_grad():
-        r_adaptive = module.residual(term, module.sample(1)[term.name]).square().mean()
-        r_uniform = plain.residual(term, plain.sample(1)[term.name]).square().mean()
+        r_adaptive = module.score(term, module.sample(1).points[term.name]).square().mean()
+        r_uniform = plain.score(term, plain.sample(1).points[term.name]).square().mean()
     assert r_adaptive > 1.5 * r_uniform  # RAD picks points where the residual is large
     assert train(cfg)["steps"] == 4
 
@@ -109,9 +110,9 @@ def count_backend_calls(monkeypatch, module) -> list[int]:
 def test_fused_terms_make_one_backend_call_per_step(tmp_path, monkeypatch):
     module = build(compose_cfg(tmp_path, "pde.hard=false", *SHORT))
     calls = count_backend_calls(monkeypatch, module)
-    pts = module.sample(0)
-    module.losses(pts)
-    assert calls == [sum(p.shape[0] for p in pts.values())]  # interior + initial + boundary in one call
+    batch = module.sample(0)
+    module.losses(batch)
+    assert calls == [sum(p.shape[0] for p in batch.points.values())]  # interior + initial + boundary in one call
 
 
 @pytest.mark.parametrize("derivative", ["autograd", "taylor"])
@@ -125,20 +126,21 @@ def test_residual_everywhere_adds_the_edge_points_to_the_interior_residual_once(
     unfused = build(compose_cfg(tmp_path, *over, "data.residual_everywhere=true", "fuse_terms=false"))
     plain.load_state_dict(every.state_dict())
     unfused.load_state_dict(every.state_dict())
-    pts, own = every.sample(0), plain.sample(0)
+    batch, own_batch = every.sample(0), plain.sample(0)
+    pts, own = batch.points, own_batch.points
     assert torch.equal(pts["pde"], torch.cat([own["pde"], own["ic"], own["bc"]]))
     assert torch.equal(pts["ic"], own["ic"]) and torch.equal(pts["bc"], own["bc"])
     with monkeypatch.context() as patch:
         calls = count_backend_calls(patch, every)
-        losses = every.losses(pts)[1]
+        losses = every.losses(batch)[1]
     assert calls == [sum(p.shape[0] for p in own.values())]  # no point evaluated twice
     pde = plain.terms[0]
     with torch.enable_grad():
-        expect = plain.residual(pde, pts["pde"]).square().mean()
+        expect = plain.score(pde, pts["pde"]).square().mean()
     torch.testing.assert_close(losses["pde"], expect, rtol=1e-12, atol=0)
-    for name, value in unfused.losses(pts)[1].items():
+    for name, value in unfused.losses(unfused.plan.layout(pts))[1].items():
         torch.testing.assert_close(losses[name], value, rtol=1e-12, atol=0)
-    assert every.losses(pts)[1]["ic"] == plain.losses(own)[1]["ic"]
+    assert every.losses(batch)[1]["ic"] == plain.losses(own_batch)[1]["ic"]
 
 
 def test_residual_everywhere_needs_one_interior_term(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from tests.test_runs import FAST
 
 def _stopped(tmp_path, monkeypatch, nan_from: int, *overrides: str) -> tuple[str, dict]:
     """Train with the pde loss NaN from step ``nan_from`` on; the guard's message and the summary."""
-    from pinnkit.guard import NonFiniteLossError
+    from pinnkit.training.guard import NonFiniteLossError
 
     nan_loss_on(monkeypatch, lambda step: step >= nan_from)
     with pytest.raises(NonFiniteLossError) as err:
@@ -51,7 +51,7 @@ def test_validation_more_often_than_logging_never_checkpoints_nan_and_names_the_
 
 
 def test_nonfinite_parameters_with_finite_losses_are_caught_before_a_checkpoint(tmp_path):
-    from pinnkit.guard import NonFiniteLossError
+    from pinnkit.training.guard import NonFiniteLossError
 
     class Corrupt(L.Callback):  # an optimizer step that overflowed: parameters NaN, the step's loss was finite
         def on_train_batch_end(self, trainer, module, *args):

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from pinnkit.train import build, train
+from pinnkit.build import build
+from pinnkit.train import train
 from tests.conftest import compose_cfg, predict_cli
 from tests.test_runs import FAST
 

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from pinnkit.checkpoints import CheckpointError
-from pinnkit.guard import NonFiniteLossError
 from pinnkit.predict import load, predict
 from pinnkit.train import train
+from pinnkit.training.guard import NonFiniteLossError
 from tests.conftest import compose_cfg, nan_loss_on
 
 FAST = ["trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "trainer.log_every_n_steps=1",
@@ -82,7 +82,7 @@ def test_nonfinite_skip_takes_no_step_on_bad_batches(tmp_path, monkeypatch):
 
 
 def test_gradient_clipping_by_config(tmp_path, monkeypatch):
-    from pinnkit.module import PINNModule
+    from pinnkit.training import PINNModule
 
     norms = []
     real = PINNModule.clip_gradients
@@ -101,11 +101,13 @@ def test_gradient_clipping_by_config(tmp_path, monkeypatch):
 
 
 def test_adam_then_lbfgs_both_count_and_lbfgs_iterates(tmp_path, monkeypatch):
-    from pinnkit.module import PINNModule
+    from pinnkit.training import PINNModule
 
     seen = {}
     real = PINNModule.on_train_end
-    monkeypatch.setattr(PINNModule, "on_train_end", lambda self: seen.update(calls=self.closure_calls) or real(self))
+    monkeypatch.setattr(
+        PINNModule, "on_train_end", lambda self: seen.update(calls=self.phases.closure_calls) or real(self)
+    )
     summary = train(compose_cfg(tmp_path, *FAST, "optim=adam_lbfgs", "optim.lbfgs_from=6", "trainer.max_steps=10",
                                 "trainer.val_check_interval=5"))  # fmt: skip
     assert summary["steps"] == 10  # 6 Adam + 4 L-BFGS steps

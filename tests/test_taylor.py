@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from pinnkit.derivatives import Auto, Autograd, Taylor, UnsupportedModule, UnsupportedRequest, get_backend
-from pinnkit.derivatives import activations as act
-from pinnkit.derivatives.base import make_request
-from pinnkit.derivatives.jet import ChannelSpec
+from pinnkit.derivatives.names import make_request
 from pinnkit.derivatives.taylor import spec_for
+from pinnkit.jets import ChannelSpec
+from pinnkit.jets import activations as act
 from pinnkit.nets import MLP, Normalize, Sin
 
 AXES3 = ("x", "y", "z")
@@ -112,7 +112,7 @@ def test_collapsed_sum_is_one_channel_and_reads_like_other_backends():
 def test_first_activation_keeps_constant_directions_factored_and_linear_takes_them(needs):
     """After Linear -> tanh, a channel ``σ^(t)(h) ⊙ c`` (``c`` the first Linear's columns, the same at every point)
     stays :class:`Scaled`; the next Linear gives what it gives the multiplied-out jet."""
-    from pinnkit.derivatives.jet import Jet, Scaled
+    from pinnkit.jets import Jet, Scaled
 
     axes = ("t", "x", "y") if "u_t" in needs[0] else ("x", "y", "z")
     spec = spec_for(make_request(needs, ("u",), axes), 3)

@@ -13,10 +13,11 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from pinnkit.build import build
 from pinnkit.derivatives.checks import NotPointwiseError
 from pinnkit.pdes import PDES
-from pinnkit.train import build, train
-from tests.conftest import ALL_BACKENDS, compose_cfg
+from pinnkit.train import train
+from tests.conftest import ALL_BACKENDS, SMALL_GRIDS, compose_cfg
 
 SHORT = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
          "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2"]  # fmt: skip
@@ -53,7 +54,9 @@ def test_training_reduces_the_loss_and_error(tmp_path):
 
 @pytest.mark.parametrize("pde", sorted(PDES))
 def test_every_pde_trains_a_few_steps(tmp_path, pde):
-    cfg = compose_cfg(tmp_path, f"pde={pde}", "derivative=taylor", *SHORT)
+    small = ["data.points.interior=256", "data.points.initial=32", "data.points.boundary=32", "data.points.periodic=32",
+             "data.val_points=64"]  # fmt: skip
+    cfg = compose_cfg(tmp_path, f"pde={pde}", "derivative=taylor", *SHORT, *small, *SMALL_GRIDS.get(pde, []))
     summary = train(cfg)
     assert summary["steps"] == 4 and math.isfinite(summary["val/l2_rel"])
     assert all(math.isfinite(summary[f"train/loss_{t.name}"]) for t in instantiate(cfg.pde).terms())
@@ -217,7 +220,7 @@ def test_compile_step_is_one_graph(tmp_path, overrides):
     """A graph break splits the compiled loss into pieces with eager glue between them (measured on Burgers:
     149 it/s with one break in the request parsing, 258 it/s without)."""
     module = build(compose_cfg(tmp_path, *overrides, "derivative=taylor", *TINY_POINTS))
-    explained = torch._dynamo.explain(module.weighted_losses)(module.sample(0))
+    explained = torch._dynamo.explain(module.loss_fn.__call__)(module.net, module.sample(0), module.balance_weights)
     assert explained.graph_break_count == 0, [str(r.reason)[:200] for r in explained.break_reasons]
     assert explained.graph_count == 1
 

@@ -1,29 +1,21 @@
 """Pluggable derivative backends: ``backend(f, x, needs) -> Derivatives``.
 
-See :mod:`pinnkit.derivatives.base` for the contract. Backends are plain objects, chosen in configs by
-``_target_`` (``derivative=<name>``) or by name through :func:`get_backend`.
+The contract is in :mod:`pinnkit.derivatives.backend`, the need names in :mod:`~pinnkit.derivatives.names`, the
+result in :mod:`~pinnkit.derivatives.result`; one file per backend family. Backends are plain objects, chosen in
+configs by ``_target_`` (``derivative=<name>``) or by name through :func:`get_backend` (the one registry:
+:mod:`~pinnkit.derivatives.registry`).
 """
 
+from ..errors import UnsupportedModule, UnsupportedRequest
 from .auto import Auto
 from .autograd import Autograd, BatchedGrad
-from .base import Backend, Derivatives, Entry, Request, UnsupportedRequest, make_request, parse_entry
+from .backend import Backend, PointwiseFn
 from .func import Func, FuncFwd
 from .functional import Dense, Functional
-from .taylor import Taylor, UnsupportedModule
-
-BACKENDS: dict[str, type[Backend]] = {
-    cls.name: cls for cls in (Autograd, BatchedGrad, Functional, Func, FuncFwd, Dense, Taylor, Auto)
-}
-
-
-def get_backend(name: str, **kwargs) -> Backend:
-    """The backend called ``name``; an unknown name raises ``ValueError`` listing the valid ones."""
-    try:
-        cls = BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"unknown derivative backend {name!r}; valid: {sorted(BACKENDS)}") from None
-    return cls(**kwargs)
-
+from .names import Entry, Request, Sum, combination, laplacian, make_request, parse_entry
+from .registry import BACKENDS, get_backend
+from .result import Derivatives
+from .taylor import Taylor
 
 __all__ = [
     "BACKENDS",
@@ -37,11 +29,15 @@ __all__ = [
     "Func",
     "FuncFwd",
     "Functional",
+    "PointwiseFn",
     "Request",
+    "Sum",
     "Taylor",
     "UnsupportedModule",
     "UnsupportedRequest",
+    "combination",
     "get_backend",
+    "laplacian",
     "make_request",
     "parse_entry",
 ]

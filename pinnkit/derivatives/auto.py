@@ -16,21 +16,19 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .autograd import Autograd, BatchedGrad
-from .base import Backend, PointwiseFn, Request, UnsupportedRequest
-from .func import Func, FuncFwd
-from .functional import Functional
-from .taylor import Taylor
+from ..errors import UnsupportedRequest
+from .autograd import Autograd
+from .backend import Backend, PointwiseFn
+from .names import Request
 
 log = logging.getLogger(__name__)
 
-CANDIDATES = ("autograd", "batched_grad", "functional", "func", "func_fwd", "taylor")
-
 
 def _make(name: str, compile: bool) -> Backend:
-    classes = {"autograd": Autograd, "batched_grad": BatchedGrad, "functional": Functional, "func": Func,
-               "func_fwd": FuncFwd, "taylor": Taylor}  # fmt: skip
-    return classes[name](compile=compile) if name == "taylor" else classes[name]()
+    from .registry import BACKENDS  # the registry imports this module
+
+    cls = BACKENDS[name]
+    return cls(compile=compile) if compile else cls()
 
 
 def _sync(x: Tensor) -> None:
@@ -41,19 +39,23 @@ def _sync(x: Tensor) -> None:
 class Auto(Backend):
     """Picks, per request, the fastest of ``candidates`` that agrees with ``autograd`` (see module docstring).
 
+    ``candidates``: backend names (``None``: every computing backend of the registry, in its order);
     ``compile=True`` adds the compiled ``taylor`` to the candidates; ``steps`` timed steps follow one warm-up.
     """
 
     name = "auto"
     compilable = True
+    role = "chooser"
 
-    def __init__(self, candidates: Sequence[str] = CANDIDATES, compile: bool = False, steps: int = 3) -> None:
+    def __init__(self, candidates: Sequence[str] | None = None, compile: bool = False, steps: int = 3) -> None:
+        from .registry import candidate_names  # the registry imports this module
+
         super().__init__(compile)
-        unknown = set(candidates) - set(CANDIDATES)
+        valid = candidate_names()
+        candidates = valid if candidates is None else tuple(candidates)
+        unknown = set(candidates) - set(valid)
         if unknown or not candidates:
-            raise ValueError(
-                f"auto candidates must be a non-empty subset of {list(CANDIDATES)}, got {list(candidates)}"
-            )
+            raise ValueError(f"auto candidates must be a non-empty subset of {list(valid)}, got {list(candidates)}")
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         self.backends = {n: _make(n, False) for n in candidates}
@@ -140,4 +142,4 @@ def _broadcast(choice: str) -> str:
     return choice
 
 
-__all__ = ["CANDIDATES", "Auto"]
+__all__ = ["Auto"]

@@ -15,7 +15,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Backend, PointwiseFn, Request, as_2d, row_plan, rows_to_result
+from .assemble import row_plan, rows_to_result
+from .backend import Backend, PointwiseFn, as_2d
+from .names import Request
 
 
 def grad_rows(out: Tensor, x: Tensor, grad_outputs: Tensor | None = None, batched: bool = False) -> Tensor:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .base import FULL_TOKENS, Backend, PointwiseFn, as_2d, is_derivative_name
+from .backend import Backend, PointwiseFn, as_2d
+from .names import FULL_TOKENS, is_derivative_name
 
 #: Module types that mix points along the batch dimension while training.
 MIXING_MODULES: tuple[type[nn.Module], ...] = (nn.modules.batchnorm._BatchNorm, nn.MultiheadAttention)

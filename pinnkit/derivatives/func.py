@@ -15,7 +15,9 @@ from collections.abc import Callable
 from torch import Tensor
 from torch.func import jacfwd, jacrev, vmap
 
-from .base import Backend, PointwiseFn, Request, as_2d, tensors_to_result
+from .assemble import tensors_to_result
+from .backend import Backend, PointwiseFn, as_2d
+from .names import Request
 from .paths import NoPathError
 
 

@@ -17,16 +17,10 @@ import torch
 from torch import Tensor
 from torch.autograd.functional import hessian, jacobian
 
-from .base import (
-    Backend,
-    PointwiseFn,
-    Request,
-    UnsupportedRequest,
-    as_2d,
-    row_plan,
-    rows_to_result,
-    tensors_to_result,
-)
+from ..errors import UnsupportedRequest
+from .assemble import row_plan, rows_to_result, tensors_to_result
+from .backend import Backend, PointwiseFn, as_2d
+from .names import Request
 
 
 def _jac(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
@@ -70,6 +64,7 @@ class Dense(Backend):
     """Full Jacobian/Hessian over all points, then the diagonal: O(N²) memory, order <= 2, size-guarded."""
 
     name = "dense"
+    role = "reference"
     max_order = 2
 
     def __init__(self, max_points: int = 1024, compile: bool = False) -> None:

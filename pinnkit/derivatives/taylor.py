@@ -20,56 +20,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from . import activations as act
-from .base import Backend, PointwiseFn, Request, UnsupportedRequest
-from .jet import ChannelSpec, Jet
+from ..errors import UnsupportedModule
+from ..jets import ChannelSpec, Jet, propagate
+from ..jets import activations as act
+from ..jets.rules import generic_backends
+from .backend import Backend, PointwiseFn
+from .names import Request
 
-GENERIC_BACKENDS = "autograd, batched_grad, functional, func, func_fwd"
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-class UnsupportedModule(UnsupportedRequest):
-    """The ``taylor`` backend has no propagation rule for a module (or ``f`` is a plain function)."""
-
-
-def _gelu(m: nn.GELU, j: Jet) -> Jet:
-    if m.approximate != "none":
-        raise UnsupportedModule(f"taylor supports the exact GELU only, not approximate={m.approximate!r}")
-    return j.map(act.gelu)
-
-
-def _sequential(m: nn.Sequential, j: Jet) -> Jet:
-    for child in m:
-        j = propagate(child, j)
-    return j
-
-
-RULES: dict[type[nn.Module], Callable[[nn.Module, Jet], Jet]] = {
-    nn.Linear: lambda m, j: j.linear(m.weight, m.bias),
-    nn.Sequential: _sequential,
-    nn.Identity: lambda m, j: j,
-    nn.Tanh: lambda m, j: j.map(act.tanh),
-    nn.Sigmoid: lambda m, j: j.map(act.sigmoid),
-    nn.SiLU: lambda m, j: j.map(act.silu),
-    nn.GELU: _gelu,
-    nn.Softplus: lambda m, j: j.map(act.softplus(m.beta, m.threshold)),
-}
-
-
-def propagate(module: nn.Module, jet: Jet) -> Jet:
-    """Push ``jet`` through ``module``: its own ``forward_jet`` if it has one, else a rule from ``RULES``."""
-    own = getattr(module, "forward_jet", None)
-    if callable(own):
-        return own(jet)
-    rule = RULES.get(type(module))
-    if rule is None:
-        known = sorted(t.__name__ for t in RULES)
-        raise UnsupportedModule(
-            f"backend 'taylor' has no rule for {type(module).__name__}: it propagates through {known} and modules "
-            f"with a forward_jet(jet) method (all of pinnkit.nets). Write forward_jet for it, or use one of "
-            f"{GENERIC_BACKENDS}, which differentiate any pointwise callable"
-        )
-    return rule(module, jet)
 
 
 def spec_for(req: Request, d: int) -> ChannelSpec:
@@ -135,7 +93,7 @@ class Taylor(Backend):
         if not isinstance(f, nn.Module):
             raise UnsupportedModule(
                 f"backend 'taylor' propagates jets through nn.Modules it has rules for; got the plain callable "
-                f"{getattr(f, '__name__', type(f).__name__)!r}. Use one of {GENERIC_BACKENDS}"
+                f"{getattr(f, '__name__', type(f).__name__)!r}. Use one of {generic_backends()}"
             )
         d = x.shape[-1]
         spec = spec_for(req, d)

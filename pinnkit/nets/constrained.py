@@ -16,9 +16,8 @@ from types import SimpleNamespace
 import torch
 from torch import Tensor, nn
 
-from ..derivatives import activations as act
-from ..derivatives.jet import Jet
-from ..derivatives.taylor import propagate
+from ..jets import Jet, propagate
+from ..jets import activations as act
 
 TENSOR_OPS = SimpleNamespace(
     col=lambda x, i: x[..., i : i + 1], sin=torch.sin, cos=torch.cos, exp=torch.exp, sqrt=torch.sqrt

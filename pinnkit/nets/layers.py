@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..derivatives import activations as act
-from ..derivatives.jet import Jet
+from ..jets import Jet
+from ..jets import activations as act
 
 
 class Sin(nn.Module):

@@ -12,8 +12,7 @@ from itertools import pairwise
 
 from torch import Tensor, nn
 
-from ..derivatives.jet import Jet
-from ..derivatives.taylor import propagate
+from ..jets import Jet, propagate
 from .layers import FactorizedLinear, InputMap, make_activation
 
 
@@ -80,7 +79,7 @@ class MLP(nn.Module):
         return last(h)
 
     def forward_jet(self, j: Jet) -> Jet:
-        """The same network on a Taylor jet (see :mod:`pinnkit.derivatives.jet`)."""
+        """The same network on a Taylor jet (see :mod:`pinnkit.jets`)."""
         j = self.inputs.forward_jet(j)
         *hidden, last = self.linears
         for lin in hidden:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..derivatives import Derivatives
-from ..derivatives.base import combination
+from ..derivatives.names import combination
 from ..domain import Box
 from ..references import etdrk4
 from .base import Term

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from ..derivatives import Derivatives
-from ..derivatives.base import combination
+from ..derivatives.names import combination
 from ..domain import Box
 from .base import PDE, Term
 

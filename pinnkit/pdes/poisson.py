@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..derivatives import Derivatives
-from ..derivatives.base import laplacian
+from ..derivatives.names import laplacian
 from ..domain import Box
 from ..geometry import Disk, ShapeDomain, l_shape
 from .base import PDE, Term

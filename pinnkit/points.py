@@ -1,0 +1,204 @@
+"""The collocation plan: which points each term is evaluated at, step by step, and the validation set.
+
+- :class:`Batch`: one step's points, ``points[term] (n, d)`` (periodic pairs ``(n, 2, d)``), and their *layout*
+  for the fused derivative call: the flat ``(P, d)`` concatenation of the terms that have their own points and
+  each term's rows in it. Built once per resample, so a step only slices.
+- :class:`CollocationPlan`: per-term point counts, sets drawn from a generator seeded by ``(seed, key)`` with
+  ``key = step // resample_every``, the freeze at a step (quasi-Newton phases build curvature from one
+  objective), the DDP slice (every rank draws the global set and keeps ``rank::world``), residual-based adaptive
+  sampling (RAD) through an injected residual score, and the *edge tail*: with ``residual_everywhere`` the
+  interior term also holds the initial/boundary terms' points, after its own, and those terms read the interior
+  call's rows.
+- :class:`ValidationSet`: held-out points, with a reference where one exists (a grid, or any points).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from .pdes import PDE, Term
+from .sampling import SAMPLERS, adaptive_choice
+
+#: a term's residual at candidate points, ``(term, x (n, d)) -> (n,) or (n, k)``: how RAD scores candidates
+Score = Callable[[Term, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class RAD:
+    """Residual-based adaptive distribution (Wu et al. 2023): an interior term draws ``pool · n`` candidates and
+    keeps ``n``, with probability ``∝ |r|^k / mean |r|^k + c``. ``pool = 0`` is off."""
+
+    pool: int = 0
+    k: float = 1.0
+    c: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.pool and (self.pool < 1 or self.k < 0 or self.c < 0):
+            raise ValueError(f"data.adaptive needs pool >= 1 (0: off), k >= 0 and c >= 0, got {self}")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One step's points. ``flat (P, d)``: the fused call's points (``None``: one call per term); ``rows[term]``:
+    a term's rows of ``flat``; ``tails[term] = (host, rows)``: an edge term's rows of its host term's points."""
+
+    points: dict[str, Tensor]
+    flat: Tensor | None = None
+    rows: dict[str, slice] = field(default_factory=dict)
+    tails: dict[str, tuple[str, slice]] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.points.values())).device
+
+
+class CollocationPlan:
+    """Where each term of ``pde`` is evaluated at every step (see the module docstring).
+
+    ``points``: points per step of each region key (``Term.points_key``), global counts under DDP;
+    ``freeze_from``: from this step on the points stay those of that step (``None``: never).
+    """
+
+    def __init__(
+        self,
+        pde: PDE,
+        points: Mapping[str, int],
+        resample_every: int = 1,
+        seed: int = 0,
+        sampler: str = "uniform",
+        rad: RAD = RAD(),
+        residual_everywhere: bool = False,
+        fuse: bool = True,
+        freeze_from: int | None = None,
+    ) -> None:
+        self.pde, self.terms = pde, pde.terms()
+        self.points = dict(points)
+        for t in self.terms:
+            if t.region == "data":  # fixed observation points, from the PDE
+                if not callable(getattr(pde, "data_points", None)):
+                    raise ValueError(f"term {t.name!r} uses region 'data' but {pde.name} has no data_points()")
+                continue
+            n = self.points.get(t.points_key)
+            if n is None or int(n) < 1:
+                raise ValueError(
+                    f"term {t.name!r} samples region {t.region!r}: set data.points.{t.points_key} >= 1 "
+                    f"(given: {self.points})"
+                )
+        if resample_every < 0:
+            raise ValueError(f"need resample_every >= 0, got {resample_every}")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; valid: {SAMPLERS}")
+        self.resample_every, self.seed, self.sampler, self.rad = resample_every, seed, sampler, rad
+        self.freeze_from = freeze_from
+        interior = [t for t in self.terms if t.region == "interior"]
+        self.edge_terms = [t for t in self.terms if t.region in ("initial", "boundary")] if residual_everywhere else []
+        if residual_everywhere and len(interior) != 1:
+            raise ValueError(
+                f"residual_everywhere needs exactly one interior term; {pde.name} has {[t.name for t in interior]}"
+            )
+        self.edge_host = interior[0] if self.edge_terms else None
+        self.own_terms = [t for t in self.terms if all(t is not e for e in self.edge_terms)]  # with own points
+        self.fuse = fuse and len(self.terms) > 1
+        self._cache: tuple[int, Batch] | None = None
+
+    def key(self, step: int) -> int:
+        """The point set used at ``step``: one per ``resample_every`` steps, frozen from ``freeze_from``."""
+        if self.freeze_from is not None and step >= self.freeze_from:
+            step = self.freeze_from
+        return step // self.resample_every if self.resample_every else 0
+
+    def at(
+        self, step: int, dtype: torch.dtype, device: torch.device, score: Score, rank: int = 0, world: int = 1
+    ) -> Batch:
+        """The batch of ``step`` (cached until its key or the device changes)."""
+        key = self.key(step)
+        if self._cache is None or self._cache[0] != key or self._cache[1].device != device:
+            self._cache = (key, self.sample(key, dtype, device, score, rank, world))
+        return self._cache[1]
+
+    def sample(
+        self, key: int, dtype: torch.dtype, device: torch.device, score: Score, rank: int = 0, world: int = 1
+    ) -> Batch:
+        """Every term's points for ``key``, from a generator seeded by ``(seed, key)`` (reproducible on a device
+        type), this rank's slice ``rank::world`` of the global set, edge tails appended, laid out."""
+        gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + key)
+        pts = {}
+        for t in self.terms:
+            if t.region == "data":
+                pts[t.name] = self.pde.data_points().to(device, dtype)
+                continue
+            n = int(self.points[t.points_key])
+            pool = self.rad.pool if t.region == "interior" else 0
+            x = self.pde.domain.sample(t.region, n * max(pool, 1), gen, dtype, device, self.sampler)
+            if pool:  # keep n of the pool, favouring large residuals
+                with torch.enable_grad():
+                    r = score(t, x).detach()
+                x = x[adaptive_choice(r, n, self.rad.k, self.rad.c, gen)]
+            pts[t.name] = x
+        if world > 1:
+            pts = {k: v[rank::world] for k, v in pts.items()}
+        if self.edge_terms:  # the interior residual at the edge terms' points too, appended in term order
+            edge = [pts[t.name] for t in self.edge_terms]
+            pts = {k: torch.cat([v, *edge]) if k == self.edge_host.name else v for k, v in pts.items()}
+        return self.layout(pts)
+
+    def layout(self, pts: dict[str, Tensor]) -> Batch:
+        """``pts`` with the fused call's flat points, every term's rows and the edge terms' tails."""
+        if not self.fuse:
+            return Batch(pts)
+        parts = [pts[t.name].reshape(-1, len(self.pde.axes)) for t in self.own_terms]
+        rows, tails, start = {}, {}, 0
+        for t, x in zip(self.own_terms, parts, strict=True):
+            rows[t.name] = slice(start, start + x.shape[0])
+            start += x.shape[0]
+        if self.edge_terms:  # the edge terms' points are the tail of the interior term's
+            host = self.edge_host.name
+            start = pts[host].shape[0] - sum(pts[t.name].shape[0] for t in self.edge_terms)
+            for t in self.edge_terms:
+                tails[t.name] = (host, slice(start, start + pts[t.name].shape[0]))
+                start += pts[t.name].shape[0]
+        return Batch(pts, torch.cat(parts), rows, tails)
+
+    def size(self) -> int:
+        """Points evaluated per step on one process (a periodic pair counts twice; RAD pools in full)."""
+        pool = max(self.rad.pool, 1)
+        return sum(
+            int(self.points.get(t.points_key, 0))
+            * (2 if t.region.startswith("periodic") else 1)
+            * (pool if t.region == "interior" else 1)
+            for t in self.terms
+            if t.region != "data"
+        )
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """Held-out points ``(P, d)`` with their reference ``(P, m)`` (``None`` where the PDE has none), points for
+    the residual losses ``(R, d)``, and, for a grid, the mask of the grid's points kept ``(n_1 ⋯ n_d,)``."""
+
+    points: Tensor
+    reference: Tensor | None
+    residual_points: Tensor
+    mask: Tensor | None = None
+
+    @staticmethod
+    def grid(pde: PDE, residual_points: int, seed: int, dtype: torch.dtype, device: torch.device) -> ValidationSet:
+        """The PDE's reference grid (the points the domain contains) and ``residual_points`` interior points
+        drawn from ``seed``."""
+        _, mesh = pde.grid()
+        flat = mesh.reshape(-1, mesh.shape[-1]).to(device)
+        mask = pde.domain.contains(flat)
+        flat = flat[mask]
+        ref = pde.exact(flat).reshape(flat.shape[0], -1)
+        gen = torch.Generator(device=device).manual_seed(seed + 7919)
+        inner = pde.domain.sample("interior", residual_points, gen, dtype, device)
+        return ValidationSet(flat.to(dtype), ref.to(dtype), inner, mask)
+
+    def shard(self, rank: int, world: int) -> tuple[Tensor, Tensor | None]:
+        """This rank's share of the points and reference."""
+        ref = None if self.reference is None else self.reference[rank::world]
+        return self.points[rank::world], ref
