@@ -83,7 +83,9 @@ def test_every_documented_train_command_composes_and_passes_the_checks(tmp_path,
 def test_every_documented_train_command_runs_short(tmp_path, doc, cmd, overrides):
     if any(o.startswith(("hydra", "trainer=gpu", "trainer=ddp", "trainer=multinode", *NETWORK)) for o in overrides):
         pytest.skip("needs a GPU, a cluster or a network: composed by the fast test")
-    short = ["logger=csv", "trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.max_time=null",
+    k = int(next((o.split("=")[1] for o in overrides if o.startswith("steps_per_batch=")), 1))  # cadence in K steps
+    short = ["logger=csv", f"trainer.max_steps={4 * k}", f"trainer.val_check_interval={2 * k}",
+             f"trainer.log_every_n_steps={k}", "trainer.max_time=null",
              "trainer.enable_progress_bar=false", "data.points.interior=32", "data.points.initial=8",
              "data.points.boundary=8", "data.points.periodic=8", "data.val_points=16", "checks=false"]  # fmt: skip
     cfg = docs_cfg(tmp_path, [*overrides, *short, "optim.lbfgs_from=2" if "optim=adam" not in overrides else "seed=0"])
