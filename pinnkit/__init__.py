@@ -80,7 +80,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BACKENDS",
-    "LAZY",
     "PDE",
     "PDES",
     "Backend",

@@ -8,7 +8,7 @@ Groups map onto components: ``pde`` -> :class:`~pinnkit.pdes.PDE`, ``model`` -> 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hydra.utils import instantiate
@@ -21,12 +21,16 @@ from .training import NonFiniteGuard, Phases, PINNModule
 from .weighting import CausalWeighting, GradNormBalance
 
 
-def options(name: str, given: Mapping[str, Any] | None, cls: type) -> Any:
-    """``cls(**given)`` for a dataclass of options; unknown keys are an error naming the valid ones."""
-    valid = sorted(cls.__dataclass_fields__)
+def check_keys(name: str, given: Mapping[str, Any] | None, valid: Iterable[str]) -> None:
+    """Unknown keys in the config node ``name`` are an error naming the valid ones."""
     unknown = set(given or {}) - set(valid)
     if unknown:
-        raise ValueError(f"{name} has unknown keys {sorted(unknown)}; valid: {valid}")
+        raise ValueError(f"{name} has unknown keys {sorted(unknown)}; valid: {sorted(valid)}")
+
+
+def options(name: str, given: Mapping[str, Any] | None, cls: type) -> Any:
+    """``cls(**given)`` for a dataclass of options (:func:`check_keys` first)."""
+    check_keys(name, given, cls.__dataclass_fields__)
     types = {k: f.type for k, f in cls.__dataclass_fields__.items()}
     return cls(**{k: (int(float(v)) if types[k] in ("int", int) else float(v)) for k, v in (given or {}).items()})
 
@@ -61,9 +65,7 @@ def build(cfg: DictConfig) -> PINNModule:
         freeze_from=phases.switch_at,
     )
     balance = dict(cfg.get("balance") or {})
-    unknown = set(balance) - {"every", "alpha"}
-    if unknown:
-        raise ValueError(f"balance has unknown keys {sorted(unknown)}; valid: ['alpha', 'every']")
+    check_keys("balance", balance, ("every", "alpha"))
     module = PINNModule(
         net,
         loss,

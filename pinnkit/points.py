@@ -164,7 +164,8 @@ class CollocationPlan:
         return Batch(pts, torch.cat(parts), rows, tails)
 
     def size(self) -> int:
-        """Points evaluated per step on one process (a periodic pair counts twice; RAD pools in full)."""
+        """Points drawn per step, the global counts before a DDP slice (a periodic pair counts twice; a RAD pool
+        in full): what the memory check sizes a step by."""
         pool = max(self.rad.pool, 1)
         return sum(
             int(self.points.get(t.points_key, 0))

@@ -171,10 +171,12 @@ def fewest_fields(needs: Sequence[str] | None) -> tuple[str, ...]:
     are ``default_fields(m)`` (the indices agree, since the default names of m outputs extend those of fewer)."""
     heads = {n.split("_")[0].split("*")[-1].strip() for name in needs or () for n in name.split("+")}
     heads -= set(FULL_TOKENS)
-    for m in range(1, 4097):
-        if heads <= set(default_fields(m)):
-            return default_fields(m)
-    return default_fields(1)  # names no default field: make_request reports the unknown field
+    letters = default_fields(3)  # the names of up to 3 outputs; more are numbered u0, u1, ...
+    if heads <= set(letters):
+        return default_fields(max((letters.index(h) + 1 for h in heads), default=1))
+    if all(h[:1] == "u" and h[1:].isdigit() and h[1:] == str(int(h[1:])) for h in heads):
+        return default_fields(max(4, *(int(h[1:]) + 1 for h in heads)))
+    return default_fields(1)  # names no default field (or mixes the two kinds): make_request reports it
 
 
 def as_2d(y: Tensor, x: Tensor) -> Tensor:
