@@ -14,8 +14,6 @@ import argparse
 import csv
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from experiments.report import write_report
+from experiments.trees import train_in
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 60
@@ -60,9 +59,7 @@ def cases(tree: Path) -> dict[str, list[str]]:
 
 def run(tree: Path, overrides: list[str], out: Path) -> dict:
     """Train with ``tree``'s ``train.py``; the per-step ``train/`` and ``val/`` values logged, by step."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "train.py", *COMMON, *overrides, f"paths.output_dir={out}"]
-    proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
+    proc = train_in(tree, [*COMMON, *overrides], out, timeout=1800, env={"OMP_NUM_THREADS": "1"})
     if proc.returncode:
         return {"error": proc.stderr[-2000:]}
     rows: dict[str, dict[str, float]] = {}

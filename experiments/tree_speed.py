@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from experiments.report import write_report
+from experiments.trees import train_in
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {
@@ -35,12 +34,12 @@ CASES = {
 
 
 def it_per_s(tree: Path, overrides: list[str], steps: int, out: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(tree), "WANDB_MODE": "disabled"}
-    cmd = [sys.executable, "train.py", "pde=burgers", "logger=csv", f"trainer.max_steps={steps}", "checks=false",
-           f"trainer.val_check_interval={steps}", f"trainer.log_every_n_steps={steps // 2}",
-           "trainer.enable_progress_bar=false", "optim=adam", *overrides,
-           f"paths.output_dir={out}"]  # fmt: skip
-    subprocess.run(cmd, cwd=tree, env=env, check=True, capture_output=True, timeout=1200)
+    over = ["pde=burgers", "logger=csv", f"trainer.max_steps={steps}", "checks=false",
+            f"trainer.val_check_interval={steps}", f"trainer.log_every_n_steps={steps // 2}",
+            "trainer.enable_progress_bar=false", "optim=adam", *overrides]  # fmt: skip
+    proc = train_in(tree, over, out, timeout=1200)
+    if proc.returncode:
+        raise RuntimeError(f"{tree}: train.py {' '.join(overrides)} failed:\n{proc.stderr[-2000:]}")
     return float(json.loads((out / "summary.json").read_text())["perf/it_per_s"])  # steady: the second half
 
 
