@@ -32,15 +32,11 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from experiments.peer_setup import LBFGS_ITERS, ROOT, TARGET
 
-ROOT = Path(__file__).resolve().parents[1]
-NU = 0.01 / math.pi
-TARGET = 1e-2
 RUNNERS = (
     "pinnkit-autograd",
     "pinnkit-taylor",
@@ -50,136 +46,6 @@ RUNNERS = (
     "deepxde",
     "pina",
 )
-
-
-# ---- shared: the reference grid and a pausable tracker -------------------------------------------------------
-def reference_grid() -> tuple[torch.Tensor, torch.Tensor]:
-    """``(25600, 2)`` points over ``(t, x)`` and the Cole-Hopf reference ``(25600,)`` (float64)."""
-    sys.path.insert(0, str(ROOT))
-    from pinnkit.pdes import Burgers
-
-    _, mesh = Burgers(nu=NU).grid()
-    pts = mesh.reshape(-1, 2)
-    return pts, Burgers(nu=NU).exact(pts)[:, 0]
-
-
-class Tracker:
-    """Training time with evaluations excluded, and the (time, step, rel L2) history."""
-
-    def __init__(self, predict, every: int) -> None:  # predict: (P, 2) float64 over (t, x) -> (P,) numpy/tensor
-        self.predict, self.every = predict, every
-        self.pts, self.ref = reference_grid()
-        self.start = time.perf_counter()
-        self.paused = 0.0
-        self.history: list[tuple[float, int, float]] = []
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start - self.paused
-
-    def record(self, step: int) -> None:
-        t = self.elapsed()
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            pred = torch.as_tensor(self.predict(self.pts), dtype=torch.float64).reshape(-1)
-        l2 = float((pred - self.ref).norm() / self.ref.norm())
-        self.history.append((t, step, l2))
-        self.paused += time.perf_counter() - t0
-
-    def maybe(self, step: int) -> None:
-        """Record at the first step at or past each multiple of ``every`` (L-BFGS may jump several steps)."""
-        if step >= self.every * (1 + (self.history[-1][1] // self.every if self.history else 0)):
-            self.record(step)
-
-
-# ---- one library per subprocess --------------------------------------------------------------------------------
-LBFGS_ITERS = 20  # pinnkit's L-BFGS step: up to 20 iterations (optim.lbfgs.max_iter)
-
-
-def iterations(step: int, adam: int) -> int:
-    """pinnkit's optimizer step as optimizer iterations, DeepXDE's unit: an L-BFGS step counts ``LBFGS_ITERS``,
-    so errors are recorded (every ``--eval-every`` iterations) at the same points of both L-BFGS phases."""
-    return step if step <= adam else adam + (step - adam) * LBFGS_ITERS
-
-
-def pinnkit_overrides(args, backend: str, whole_step: bool = False) -> list[str]:
-    """The Hydra overrides of pinnkit's run (``args``: the benchmark's options); ``taylor`` compiles the jets
-    (``derivative.compile``), or with ``whole_step`` the whole loss (``compile_step``)."""
-    from omegaconf import OmegaConf
-
-    overrides = [*OmegaConf.load(ROOT / "experiments" / "burgers_peers.yaml"),
-                 f"optim.lbfgs_from={args.adam}", f"trainer.max_steps={args.adam + args.lbfgs}",
-                 f"trainer.val_check_interval={args.adam + args.lbfgs}", f"seed={args.seed}", f"threads={args.threads}",
-                 f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}"]  # fmt: skip
-    if backend == "taylor":
-        overrides.append("compile_step=true" if whole_step else "derivative.compile=true")
-    return overrides + args.pinnkit_override
-
-
-def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
-    """pinnkit's run (:func:`pinnkit_overrides`)."""
-    import lightning as L
-    from hydra import compose, initialize_config_dir
-
-    from pinnkit.train import CONF_DIR, train
-
-    overrides = pinnkit_overrides(args, backend, whole_step)
-    holder: dict = {}
-
-    class Track(L.Callback):
-        def on_train_start(self, trainer, module) -> None:
-            holder["t"] = Tracker(lambda p: module.net(p.to(module.dtype)).double(), args.eval_every)
-
-        def on_train_batch_end(self, trainer, module, *a) -> None:
-            holder["t"].maybe(iterations(trainer.global_step, args.adam))
-
-    with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, f"paths.output_dir={out}"])
-        start = time.perf_counter()
-        train(cfg, callbacks=[Track()])
-        setup = holder["t"].start - start  # building, checks and Lightning set-up before the first step
-    tracker = holder["t"]
-    end = iterations(args.adam + args.lbfgs, args.adam)
-    if not tracker.history or tracker.history[-1][1] != end:
-        tracker.record(end)
-    import pinnkit
-
-    return {"history": tracker.history, "version": getattr(pinnkit, "__version__", "dev"), "setup_s": setup}
-
-
-def run_bare(args, kind: str) -> dict:
-    """A library-free loop (``experiments/bare_burgers.py``; ``kind``: ``autograd`` or ``taylor``, compiled whole)
-    on the points and initial weights of pinnkit's run with this seed: fused Adam, ``--adam`` steps, no L-BFGS."""
-    import lightning as L
-    from hydra import compose, initialize_config_dir
-
-    sys.path.insert(0, str(ROOT))
-    from experiments.bare_burgers import autograd_loss, mlp_like, taylor_loss
-    from pinnkit.build import build
-    from pinnkit.train import CONF_DIR
-
-    torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=[*pinnkit_overrides(args, "autograd"), f"paths.output_dir={out}"])
-    L.seed_everything(cfg.seed, verbose=False)  # as pinnkit's run seeds before building
-    module = build(cfg)
-    batch = module.sample(0)  # the interior points end with the initial then the boundary points (batch.tails)
-    x, n_ic, n_bc = batch.points["pde"], batch.points["ic"].shape[0], batch.points["bc"].shape[0]
-    if [batch.tails[t][1].stop - batch.tails[t][1].start for t in ("ic", "bc")] != [n_ic, n_bc]:
-        raise RuntimeError(f"pinnkit's edge layout is not interior, then ic, then bc: {batch.tails}")
-    net = mlp_like(list(module.net.linears))
-    loss = {"autograd": autograd_loss, "taylor": torch.compile(taylor_loss, dynamic=False)}[kind]
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
-    tracker = Tracker(lambda p: net(p.float()).double(), args.eval_every)
-    tracker.start = time.perf_counter()
-    for step in range(1, args.adam + 1):
-        value = loss(net, x, n_ic, n_bc, NU)
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-        tracker.maybe(step)
-    if not tracker.history or tracker.history[-1][1] != args.adam:
-        tracker.record(args.adam)
-    return {"history": tracker.history, "version": f"torch {torch.__version__.split('+')[0]}"}
 
 
 def summarize(name: str, result: dict, adam: int) -> dict:
@@ -248,10 +114,11 @@ def main() -> None:
         sys.path.insert(0, str(ROOT))
         from experiments import peer_runners
 
-        run = {"pinnkit-autograd": lambda: run_pinnkit(args, "autograd"),
-               "pinnkit-taylor": lambda: run_pinnkit(args, "taylor"),
-               "pinnkit-taylor-step": lambda: run_pinnkit(args, "taylor", whole_step=True),
-               "bare-autograd": lambda: run_bare(args, "autograd"), "bare-taylor": lambda: run_bare(args, "taylor"),
+        run = {"pinnkit-autograd": lambda: peer_runners.run_pinnkit(args, "autograd"),
+               "pinnkit-taylor": lambda: peer_runners.run_pinnkit(args, "taylor"),
+               "pinnkit-taylor-step": lambda: peer_runners.run_pinnkit(args, "taylor", whole_step=True),
+               "bare-autograd": lambda: peer_runners.run_bare(args, "autograd"),
+               "bare-taylor": lambda: peer_runners.run_bare(args, "taylor"),
                "deepxde": lambda: peer_runners.run_deepxde(args),
                "pina": lambda: peer_runners.run_pina(args)}[args.worker]  # fmt: skip
         print("RESULT " + json.dumps(run()))

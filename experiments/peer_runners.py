@@ -1,14 +1,98 @@
-"""The peers' side of the peer benchmark: the same Burgers run in DeepXDE and in PINA (each in the worker
-subprocess :mod:`experiments.bench_peers` starts), reporting the error history its tracker records."""
+"""The runners of the peer benchmark, one per library, each called in the worker subprocess
+:mod:`experiments.bench_peers` starts: pinnkit's own run, the library-free loops (:mod:`experiments.bare_burgers`),
+DeepXDE and PINA on the same Burgers run; each returns the error history its tracker records."""
 
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 import time
 
 import torch
 
-from experiments.bench_peers import LBFGS_ITERS, NU, Tracker
+from experiments.peer_setup import LBFGS_ITERS, NU, ROOT, Tracker, iterations
+
+
+def pinnkit_overrides(args, backend: str, whole_step: bool = False) -> list[str]:
+    """The Hydra overrides of pinnkit's run (``args``: the benchmark's options); ``taylor`` compiles the jets
+    (``derivative.compile``), or with ``whole_step`` the whole loss (``compile_step``)."""
+    from omegaconf import OmegaConf
+
+    overrides = [*OmegaConf.load(ROOT / "experiments" / "burgers_peers.yaml"),
+                 f"optim.lbfgs_from={args.adam}", f"trainer.max_steps={args.adam + args.lbfgs}",
+                 f"trainer.val_check_interval={args.adam + args.lbfgs}", f"seed={args.seed}", f"threads={args.threads}",
+                 f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}"]  # fmt: skip
+    if backend == "taylor":
+        overrides.append("compile_step=true" if whole_step else "derivative.compile=true")
+    return overrides + args.pinnkit_override
+
+
+def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
+    """pinnkit's run (:func:`pinnkit_overrides`)."""
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+
+    from pinnkit.train import CONF_DIR, train
+
+    overrides = pinnkit_overrides(args, backend, whole_step)
+    holder: dict = {}
+
+    class Track(L.Callback):
+        def on_train_start(self, trainer, module) -> None:
+            holder["t"] = Tracker(lambda p: module.net(p.to(module.dtype)).double(), args.eval_every)
+
+        def on_train_batch_end(self, trainer, module, *a) -> None:
+            holder["t"].maybe(iterations(trainer.global_step, args.adam))
+
+    with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, f"paths.output_dir={out}"])
+        start = time.perf_counter()
+        train(cfg, callbacks=[Track()])
+        setup = holder["t"].start - start  # building, checks and Lightning set-up before the first step
+    tracker = holder["t"]
+    end = iterations(args.adam + args.lbfgs, args.adam)
+    if not tracker.history or tracker.history[-1][1] != end:
+        tracker.record(end)
+    import pinnkit
+
+    return {"history": tracker.history, "version": getattr(pinnkit, "__version__", "dev"), "setup_s": setup}
+
+
+def run_bare(args, kind: str) -> dict:
+    """A library-free loop (``experiments/bare_burgers.py``; ``kind``: ``autograd`` or ``taylor``, compiled whole)
+    on the points and initial weights of pinnkit's run with this seed: fused Adam, ``--adam`` steps, no L-BFGS."""
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+
+    sys.path.insert(0, str(ROOT))
+    from experiments.bare_burgers import autograd_loss, mlp_like, taylor_loss
+    from pinnkit.build import build
+    from pinnkit.train import CONF_DIR
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*pinnkit_overrides(args, "autograd"), f"paths.output_dir={out}"])
+    L.seed_everything(cfg.seed, verbose=False)  # as pinnkit's run seeds before building
+    module = build(cfg)
+    batch = module.sample(0)  # the interior points end with the initial then the boundary points (batch.tails)
+    x, n_ic, n_bc = batch.points["pde"], batch.points["ic"].shape[0], batch.points["bc"].shape[0]
+    if [batch.tails[t][1].stop - batch.tails[t][1].start for t in ("ic", "bc")] != [n_ic, n_bc]:
+        raise RuntimeError(f"pinnkit's edge layout is not interior, then ic, then bc: {batch.tails}")
+    net = mlp_like(list(module.net.linears))
+    loss = {"autograd": autograd_loss, "taylor": torch.compile(taylor_loss, dynamic=False)}[kind]
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+    tracker = Tracker(lambda p: net(p.float()).double(), args.eval_every)
+    tracker.start = time.perf_counter()
+    for step in range(1, args.adam + 1):
+        value = loss(net, x, n_ic, n_bc, NU)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        tracker.maybe(step)
+    if not tracker.history or tracker.history[-1][1] != args.adam:
+        tracker.record(args.adam)
+    return {"history": tracker.history, "version": f"torch {torch.__version__.split('+')[0]}"}
 
 
 def run_deepxde(args) -> dict:

@@ -1,25 +1,37 @@
-"""Training speed of two source trees, side by side: each backend's training run through each tree's own
-``train.py``, the trees interleaved run by run, medians of the runs' ``it_per_s``, reported as new / old.
+"""Training speed of two source trees, side by side: for each case, one training run per tree, each in its own
+process importing its own tree's pinnkit (:mod:`experiments.speed_worker`), the two taking turns chunk by chunk
+(``--chunk`` optimizer steps, the order alternating) so that both see the same machine; repeated ``--reps`` times
+with fresh processes, each repeat's rate over its chunks after the first ``--warm`` and before the last (which
+holds the run's end: the final checkpoint), reported as new / old (the
+median of the repeats' ratios, and every repeat).
 
-    python experiments/tree_speed.py --old /path/to/old/tree [--new .] [--reps 3] [--steps 200]
+    python experiments/tree_speed.py --old /path/to/old/tree [--new .] [--reps 3] [--steps 1000] [--chunk 100]
 
-Writes ``experiments/results/tree_speed.{csv,json,md}``. Time it on a quiet machine: nothing else running.
+Cases: every backend on the default Burgers run (Adam), the whole-step compile, ``steps_per_batch`` with edge
+tails, and the peer benchmark's pinnkit runners (``experiments/burgers_peers.yaml``, Adam then L-BFGS). Writes
+``experiments/results/tree_speed.{csv,json,md}``. Time it on a quiet machine: nothing else running.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import collections
+import os
 import statistics
+import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from experiments.report import write_report
-from experiments.trees import train_in
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKER = ROOT / "experiments" / "speed_worker.py"
+# the peer benchmark's pinnkit runners: its setup, Adam then L-BFGS, 2 threads, 10 steps per batch (its defaults)
+PEER = [*map(str, OmegaConf.load(ROOT / "experiments" / "burgers_peers.yaml")), "optim=adam_lbfgs", "threads=2",
+        "steps_per_batch=10"]  # fmt: skip
 CASES = {
     "autograd": ["derivative=autograd"],
     "batched_grad": ["derivative=batched_grad"],
@@ -30,17 +42,61 @@ CASES = {
     "taylor+compile_step": ["derivative=taylor", "compile_step=true"],
     "autograd+steps_per_batch+edges": ["derivative=autograd", "steps_per_batch=10", "data.residual_everywhere=true",
                                        "pde.hard=false"],
+    "peer:pinnkit-autograd": [*PEER, "derivative=autograd"],
+    "peer:pinnkit-taylor": [*PEER, "derivative=taylor", "derivative.compile=true"],
+    "peer:pinnkit-taylor-step": [*PEER, "derivative=taylor", "compile_step=true"],
 }  # fmt: skip
 
 
-def it_per_s(tree: Path, overrides: list[str], steps: int, out: Path) -> float:
-    over = ["pde=burgers", "logger=csv", f"trainer.max_steps={steps}", "checks=false",
-            f"trainer.val_check_interval={steps}", f"trainer.log_every_n_steps={steps // 2}",
-            "trainer.enable_progress_bar=false", "optim=adam", *overrides]  # fmt: skip
-    proc = train_in(tree, over, out, timeout=1200)
-    if proc.returncode:
-        raise RuntimeError(f"{tree}: train.py {' '.join(overrides)} failed:\n{proc.stderr[-2000:]}")
-    return float(json.loads((out / "summary.json").read_text())["perf/it_per_s"])  # steady: the second half
+class Side:
+    """One tree's worker process for one repeat of one case."""
+
+    def __init__(self, tree: Path, overrides: list[str], chunk: int) -> None:
+        env = {**os.environ, "PYTHONPATH": str(tree), "WANDB_MODE": "disabled"}
+        cmd = [sys.executable, str(WORKER), "--tree", str(tree), "--chunk", str(chunk), "--", *overrides]
+        self.proc = subprocess.Popen(cmd, cwd=tree, env=env, text=True, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        self.output: collections.deque[str] = collections.deque(maxlen=100)  # the worker's last other lines
+        self.chunks: list[tuple[float, int]] = []
+
+    def message(self) -> list[str]:
+        for line in self.proc.stdout:
+            if line.startswith("@@ "):
+                return line[3:].split()
+            self.output.append(line)
+        self.proc.wait()
+        raise RuntimeError(f"the worker exited ({self.proc.returncode}):\n{''.join(self.output)}")
+
+    def turn(self) -> None:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        _, seconds, steps = self.message()
+        self.chunks.append((float(seconds), int(steps)))
+
+    def finish(self, timeout: float = 600) -> None:
+        self.proc.stdin.close()
+        self.output.extend(self.proc.stdout)  # the run's end (and, on a failure, why)
+        if self.proc.wait(timeout=timeout):
+            raise RuntimeError(f"the worker failed ({self.proc.returncode}):\n{''.join(self.output)}")
+
+    def rate(self, warm: int) -> float:
+        kept = self.chunks[warm:-1]  # the last chunk holds the run's end (the final checkpoint): not a step's cost
+        return sum(n for _, n in kept) / sum(t for t, _ in kept)
+
+
+def one_repeat(trees: dict[str, Path], overrides: list[str], args) -> dict[str, float]:
+    """Both trees' runs of one case, taking turns chunk by chunk; their steady rates in steps per second."""
+    sides = {name: Side(tree, overrides, args.chunk) for name, tree in trees.items()}
+    for side in sides.values():
+        if side.message() != ["ready"]:
+            raise RuntimeError("the worker did not say ready")
+    order = list(sides)
+    for i in range(args.steps // args.chunk):
+        for name in order if i % 2 == 0 else order[::-1]:
+            sides[name].turn()
+    for side in sides.values():
+        side.finish()
+    return {name: side.rate(args.warm) for name, side in sides.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,27 +104,38 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--old", type=Path, required=True)
     ap.add_argument("--new", type=Path, default=ROOT)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=500, help="a multiple of 20: the rate is over the second half")
+    ap.add_argument("--steps", type=int, default=1000, help="optimizer steps per run, a multiple of --chunk")
+    ap.add_argument("--chunk", type=int, default=100, help="optimizer steps per turn")
+    ap.add_argument("--warm", type=int, default=2, help="leading chunks left out of the rate (compilation, warm-up)")
+    ap.add_argument("--lbfgs", type=int, default=100, help="the peer runners' L-BFGS steps (the last of --steps)")
     ap.add_argument("--only", default="", help="comma-separated case names (default: all)")
     args = ap.parse_args(argv)
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    common = ["pde=burgers", "logger=csv", "checks=false", "optim=adam", "trainer.enable_progress_bar=false",
+              f"trainer.max_steps={args.steps}", f"trainer.val_check_interval={args.steps}"]  # fmt: skip
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, ov in CASES.items():
-            if args.only and name not in args.only.split(","):
-                continue
-            runs: dict[str, list[float]] = {"old": [], "new": []}
-            for rep in range(args.reps):  # interleaved, the order alternating: old, new, new, old, old, new, ...
-                pair = (("old", args.old), ("new", args.new))
-                for side, tree in pair if rep % 2 == 0 else pair[::-1]:
-                    out = Path(tmp) / f"{side}_{len(rows)}_{rep}"
-                    runs[side].append(it_per_s(tree.resolve(), ov, args.steps, out))
-            old, new = statistics.median(runs["old"]), statistics.median(runs["new"])
-            rows.append({"case": name, "new_over_old": new / old, "old_it_per_s": old, "new_it_per_s": new,
-                         "old_runs": runs["old"], "new_runs": runs["new"]})  # fmt: skip
-            print(f"{name:40s} new/old {new / old:.3f}  (old {old:.1f}, new {new:.1f} it/s)", flush=True)
-    command = " ".join(["python experiments/tree_speed.py", *(argv or sys.argv[1:])])
-    write_report("tree_speed", rows, {"command": command, "pde": "burgers", "steps": args.steps, "reps": args.reps},
-                 columns=["case", "new_over_old", "old_it_per_s", "new_it_per_s"])  # fmt: skip
+    for name, overrides in CASES.items():
+        if args.only and name not in args.only.split(","):
+            continue
+        extra = [f"optim.lbfgs_from={args.steps - args.lbfgs}"] if name.startswith("peer:") else []
+        ratios, rates = [], {"old": [], "new": []}
+        for _ in range(args.reps):
+            rate = one_repeat(trees, [*common, *overrides, *extra], args)
+            ratios.append(rate["new"] / rate["old"])
+            for side in rates:
+                rates[side].append(rate[side])
+        row = {"case": name, "new_over_old": statistics.median(ratios), "min_ratio": min(ratios),
+               "max_ratio": max(ratios), "old_it_per_s": statistics.median(rates["old"]),
+               "new_it_per_s": statistics.median(rates["new"]), "ratios": ratios, "old_runs": rates["old"],
+               "new_runs": rates["new"]}  # fmt: skip
+        rows.append(row)
+        print(f"{name:34s} new/old {row['new_over_old']:.3f} (repeats {', '.join(f'{r:.3f}' for r in ratios)}; "
+              f"old {row['old_it_per_s']:.1f}, new {row['new_it_per_s']:.1f} it/s)", flush=True)  # fmt: skip
+    command = " ".join(["python experiments/tree_speed.py", *(argv if argv is not None else sys.argv[1:])])
+    meta = {"command": command, "pde": "burgers", "steps": args.steps, "chunk": args.chunk, "warm": args.warm,
+            "reps": args.reps, "cpus": os.cpu_count()}  # fmt: skip
+    columns = ["case", "new_over_old", "min_ratio", "max_ratio", "old_it_per_s", "new_it_per_s"]
+    write_report("tree_speed", rows, meta, columns=columns)
     return 0 if all(r["new_over_old"] >= 0.95 for r in rows) else 1
 
 

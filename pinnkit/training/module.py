@@ -8,7 +8,6 @@ over the mean step time) and, on CUDA, ``perf/gpu_mem_gb``; all on the logging c
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import lightning as L
@@ -21,7 +20,7 @@ from ..pdes import Term
 from ..points import Batch, CollocationPlan, ValidationSet
 from ..resume import run_record
 from ..weighting import GradNormBalance
-from . import loop, startup, validation
+from . import loop, metrics, startup, validation
 from .guard import NonFiniteGuard
 from .phases import Phases
 from .timing import Timing
@@ -173,31 +172,8 @@ class PINNModule(L.LightningModule):
         self.timing.due, self.timing.loss_ms = logging, None  # the loss is timed on logging steps only
         loss, losses = self.phases.step(self, self.batch_points(self.global_step))
         if logging:
-            self.log_step(loss, losses)
+            metrics.log_step(self, loss, losses)
         return loss
-
-    def log_step(self, loss: Tensor, losses: dict[str, Tensor]) -> None:
-        self.timing.sync()
-        now, ms = time.perf_counter(), self.timing.loss_ms
-        self.log("train/loss", loss, prog_bar=True)
-        self.log_dict({f"train/loss_{n}": v for n, v in losses.items()})
-        if ms is not None:
-            self.log("perf/deriv_ms", ms)
-        if self.balancer is not None:
-            self.log_dict({f"train/weight_{t.name}": w for t, w in zip(self.terms, self.balance_weights, strict=True)})
-        if self.causal_weights is not None:  # the last chunk's weight: near 1 once every time is resolved
-            self.log("train/causal_weight_min", self.causal_weights[-1])
-        learned = getattr(self.pde, "learned", None)
-        if callable(learned):  # inverse problems: the PDE's trainable coefficients, e.g. pde/nu
-            self.log_dict({f"pde/{k}": float(v) for k, v in learned().items()})
-        self.log("perf/wall_s", now - self.timing.start)
-        rate = self.timing.rate(self.global_step, now)
-        if rate is not None:
-            self.log("perf/it_per_s", rate, prog_bar=True)
-            if ms is not None:  # loss-forward time / mean step time
-                self.log("perf/deriv_share", ms / 1e3 * rate)
-        if self.device.type == "cuda":
-            self.log("perf/gpu_mem_gb", torch.cuda.max_memory_allocated(self.device) / 2**30)
 
     # ---- validation -----------------------------------------------------------------------------------------
     def val_data(self) -> ValidationSet:
@@ -220,9 +196,7 @@ class PINNModule(L.LightningModule):
         self.timing.begin_segment()  # the step is set at train start, after a checkpoint is restored
         self.timing.device = self.device
         loop.check_callback_order(self.trainer, self.steps_per_batch)
-        startup.check_shapes(
-            self.net, self.pde, self.dtype, self.device
-        )  # before the sanity validation's cryptic error
+        startup.check_shapes(self.net, self.pde, self.dtype, self.device)  # before the sanity check's cryptic error
 
     def on_train_start(self) -> None:
         self.timing.begin_segment(self.global_step)
@@ -241,9 +215,8 @@ class PINNModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """What :mod:`pinnkit.predict` and resuming need, in plain types (:func:`~pinnkit.resume.run_record`)."""
         time_s, segments = self.segments()
-        checkpoint["pinnkit"] = run_record(
-            self.run_config, self.pde, self.wandb_id, time_s, segments, self.guard.skipped
-        )
+        record = run_record(self.run_config, self.pde, self.wandb_id, time_s, segments, self.guard.skipped)
+        checkpoint["pinnkit"] = record
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         meta = checkpoint.get("pinnkit") or {}
