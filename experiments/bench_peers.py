@@ -84,7 +84,8 @@ def available(name: str) -> bool:
     return name.startswith(("pinnkit", "bare")) or find_spec({"deepxde": "deepxde", "pina": "pina"}[name]) is not None
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The benchmark's options (their defaults are the runs :mod:`experiments.tree_speed` also times)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--adam", type=int, default=15000)
     p.add_argument("--lbfgs", type=int, default=500, help="pinnkit L-BFGS steps (x20 iterations for DeepXDE)")
@@ -109,7 +110,11 @@ def main() -> None:
         help="extra Hydra override for pinnkit's runs, after the shared setup (repeatable), e.g. data.sampler=lhs",
     )
     p.add_argument("--worker", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     if args.worker:
         sys.path.insert(0, str(ROOT))
         from experiments import peer_runners

@@ -2,13 +2,13 @@
 process importing its own tree's pinnkit (:mod:`experiments.speed_worker`), the two taking turns chunk by chunk
 (``--chunk`` optimizer steps, the order alternating) so that both see the same machine; repeated ``--reps`` times
 with fresh processes, each repeat's rate over its chunks after the first ``--warm`` and before the last (which
-holds the run's end: the final checkpoint), reported as new / old (the
-median of the repeats' ratios, and every repeat).
+holds the run's end: the final checkpoint), reported as new / old (the median of the repeats' ratios, and every
+repeat).
 
     python experiments/tree_speed.py --old /path/to/old/tree [--new .] [--reps 3] [--steps 1000] [--chunk 100]
 
 Cases: every backend on the default Burgers run (Adam), the whole-step compile, ``steps_per_batch`` with edge
-tails, and the peer benchmark's pinnkit runners (``experiments/burgers_peers.yaml``, Adam then L-BFGS). Writes
+tails, and the peer benchmark's pinnkit runners (its own overrides at its default options, Adam then L-BFGS). Writes
 ``experiments/results/tree_speed.{csv,json,md}``. Time it on a quiet machine: nothing else running.
 """
 
@@ -22,16 +22,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from experiments.bench_peers import parser as peer_options
+from experiments.peer_runners import pinnkit_overrides
 from experiments.report import write_report
+from experiments.trees import tree_env
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "experiments" / "speed_worker.py"
-# the peer benchmark's pinnkit runners: its setup, Adam then L-BFGS, 2 threads, 10 steps per batch (its defaults)
-PEER = [*map(str, OmegaConf.load(ROOT / "experiments" / "burgers_peers.yaml")), "optim=adam_lbfgs", "threads=2",
-        "steps_per_batch=10"]  # fmt: skip
 CASES = {
     "autograd": ["derivative=autograd"],
     "batched_grad": ["derivative=batched_grad"],
@@ -42,19 +40,26 @@ CASES = {
     "taylor+compile_step": ["derivative=taylor", "compile_step=true"],
     "autograd+steps_per_batch+edges": ["derivative=autograd", "steps_per_batch=10", "data.residual_everywhere=true",
                                        "pde.hard=false"],
-    "peer:pinnkit-autograd": [*PEER, "derivative=autograd"],
-    "peer:pinnkit-taylor": [*PEER, "derivative=taylor", "derivative.compile=true"],
-    "peer:pinnkit-taylor-step": [*PEER, "derivative=taylor", "compile_step=true"],
 }  # fmt: skip
+# the peer benchmark's pinnkit runners: (backend, whole_step) for its pinnkit_overrides
+PEER_CASES = {"peer:pinnkit-autograd": ("autograd", False), "peer:pinnkit-taylor": ("taylor", False),
+              "peer:pinnkit-taylor-step": ("taylor", True)}  # fmt: skip
+
+
+def peer_overrides(backend: str, whole_step: bool, steps: int, lbfgs: int) -> list[str]:
+    """The peer runner's own overrides at the benchmark's default options, ``steps`` in all, the last ``lbfgs``
+    of them L-BFGS steps."""
+    options = peer_options().parse_args([])
+    options.adam, options.lbfgs = steps - lbfgs, lbfgs
+    return [*map(str, pinnkit_overrides(options, backend, whole_step))]
 
 
 class Side:
     """One tree's worker process for one repeat of one case."""
 
     def __init__(self, tree: Path, overrides: list[str], chunk: int) -> None:
-        env = {**os.environ, "PYTHONPATH": str(tree), "WANDB_MODE": "disabled"}
         cmd = [sys.executable, str(WORKER), "--tree", str(tree), "--chunk", str(chunk), "--", *overrides]
-        self.proc = subprocess.Popen(cmd, cwd=tree, env=env, text=True, stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, cwd=tree, env=tree_env(tree), text=True, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         self.output: collections.deque[str] = collections.deque(maxlen=100)  # the worker's last other lines
         self.chunks: list[tuple[float, int]] = []
@@ -113,14 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     common = ["pde=burgers", "logger=csv", "checks=false", "optim=adam", "trainer.enable_progress_bar=false",
               f"trainer.max_steps={args.steps}", f"trainer.val_check_interval={args.steps}"]  # fmt: skip
+    cases = {name: [*common, *overrides] for name, overrides in CASES.items()}
+    cases |= {name: peer_overrides(*case, args.steps, args.lbfgs) for name, case in PEER_CASES.items()}
     rows = []
-    for name, overrides in CASES.items():
+    for name, overrides in cases.items():
         if args.only and name not in args.only.split(","):
             continue
-        extra = [f"optim.lbfgs_from={args.steps - args.lbfgs}"] if name.startswith("peer:") else []
         ratios, rates = [], {"old": [], "new": []}
         for _ in range(args.reps):
-            rate = one_repeat(trees, [*common, *overrides, *extra], args)
+            rate = one_repeat(trees, overrides, args)
             ratios.append(rate["new"] / rate["old"])
             for side in rates:
                 rates[side].append(rate[side])
