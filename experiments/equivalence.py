@@ -34,7 +34,7 @@ COMMON = [
 FEATURES = {
     "resample": ["pde=burgers", "data.resample_every=7"],
     "rad": ["pde=burgers", "data.adaptive.pool=4", "data.resample_every=10"],
-    "lbfgs": ["pde=burgers", "optim=adam_lbfgs", "optim.lbfgs_from=40", "optim.lbfgs.max_iter=5",
+    "lbfgs": ["pde=burgers", "optim=adam_lbfgs", "optim.second_from=40", "optim.second.max_iter=5",
               "data.resample_every=15"],
     "balance": ["pde=burgers", "pde.hard=false", "balance.every=10"],
     "causal": ["pde=allen_cahn", "causal.chunks=4", "causal.eps=0.5"],
@@ -44,7 +44,7 @@ FEATURES = {
     "steps_per_batch": ["pde=burgers", "steps_per_batch=4", "trainer.log_every_n_steps=4",
                         "trainer.val_check_interval=28"],
     "ddp": ["pde=burgers", "pde.hard=false", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
-            "optim=adam_lbfgs", "optim.lbfgs_from=50", "optim.lbfgs.max_iter=3", "balance.every=10"],
+            "optim=adam_lbfgs", "optim.second_from=50", "optim.second.max_iter=3", "balance.every=10"],
 }  # fmt: skip
 
 

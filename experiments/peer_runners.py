@@ -20,7 +20,7 @@ def pinnkit_overrides(args, backend: str, whole_step: bool = False) -> list[str]
     from omegaconf import OmegaConf
 
     overrides = [*OmegaConf.load(ROOT / "experiments" / "burgers_peers.yaml"),
-                 f"optim.lbfgs_from={args.adam}", f"trainer.max_steps={args.adam + args.lbfgs}",
+                 f"optim.second_from={args.adam}", f"trainer.max_steps={args.adam + args.lbfgs}",
                  f"trainer.val_check_interval={args.adam + args.lbfgs}", f"seed={args.seed}", f"threads={args.threads}",
                  f"derivative={backend}", f"steps_per_batch={args.steps_per_batch}"]  # fmt: skip
     if backend == "taylor":

@@ -9,6 +9,7 @@ Groups map onto components: ``pde`` -> :class:`~pinnkit.pdes.PDE`, ``model`` -> 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from hydra.utils import instantiate
@@ -18,7 +19,11 @@ from .loss import PINNLoss
 from .nets.constrained import Constrained
 from .points import RAD, CollocationPlan
 from .training import NonFiniteGuard, Phases, PINNModule
-from .weighting import CausalWeighting, GradNormBalance
+from .training.startup import check_methods
+from .weighting import CausalWeighting, GradNormBalance, ResidualAttention
+
+#: the keys of the ``optim`` group (the phases' settings, :class:`~pinnkit.training.Phases`)
+OPTIM_KEYS = ("optimizer", "scheduler", "grad_clip", "second", "second_from", "resample_every", "keep_curvature")
 
 
 def check_keys(name: str, given: Mapping[str, Any] | None, valid: Iterable[str]) -> None:
@@ -29,10 +34,11 @@ def check_keys(name: str, given: Mapping[str, Any] | None, valid: Iterable[str])
 
 
 def options(name: str, given: Mapping[str, Any] | None, cls: type) -> Any:
-    """``cls(**given)`` for a dataclass of options (:func:`check_keys` first)."""
-    check_keys(name, given, cls.__dataclass_fields__)
-    types = {k: f.type for k, f in cls.__dataclass_fields__.items()}
-    return cls(**{k: (int(float(v)) if types[k] in ("int", int) else float(v)) for k, v in (given or {}).items()})
+    """``cls(**given)`` for a dataclass of options (:func:`check_keys` first); numbers as the field's type."""
+    types = {f.name: str(getattr(f.type, "__name__", f.type)) for f in fields(cls)}
+    check_keys(name, given, types)
+    convert = {"int": lambda v: int(float(v)), "float": float, "str": str}
+    return cls(**{k: convert[types[k]](v) for k, v in (given or {}).items()})
 
 
 def build(cfg: DictConfig) -> PINNModule:
@@ -45,14 +51,25 @@ def build(cfg: DictConfig) -> PINNModule:
     if pde.hard:  # initial/boundary conditions by construction: u = b + φ N
         net = Constrained(net, pde.ansatz)
     optim, data = cfg.optim, cfg.data
+    check_keys("optim", optim, OPTIM_KEYS)
+    second = {k: optim[k] for k in ("resample_every", "keep_curvature") if k in optim}
     phases = Phases(
         instantiate(optim.optimizer),
         scheduler=instantiate(optim.scheduler) if optim.get("scheduler") else None,
-        closure_optimizer=instantiate(optim.lbfgs) if optim.get("lbfgs") else None,
-        switch_at=optim.get("lbfgs_from"),
+        second=instantiate(optim.second) if optim.get("second") else None,
+        second_from=optim.get("second_from"),
         grad_clip=optim.get("grad_clip"),
+        **second,
     )
-    loss = PINNLoss(pde, backend, cfg.get("loss_weights"), options("causal", cfg.get("causal"), CausalWeighting))
+    attention = options("attention", cfg.get("attention"), ResidualAttention)
+    if attention.active and data.resample_every == 1:
+        raise ValueError(
+            "attention.eta > 0 weighs each point of a point set by its residual history, so the points must stay for "
+            "many steps: set data.resample_every to K > 1 (e.g. 500), or attention.eta=0"
+        )
+    causal = options("causal", cfg.get("causal"), CausalWeighting)
+    loss = PINNLoss(pde, backend, cfg.get("loss_weights"), causal, attention)
+    check_methods(phases, loss, world_size=1)  # before anything trains; the world size is checked at train start
     plan = CollocationPlan(
         pde,
         data.points,
@@ -62,7 +79,8 @@ def build(cfg: DictConfig) -> PINNModule:
         rad=options("data.adaptive", data.get("adaptive"), RAD),
         residual_everywhere=bool(data.residual_everywhere),
         fuse=bool(cfg.fuse_terms),
-        freeze_from=phases.switch_at,
+        second_from=phases.second_from,
+        second_every=phases.resample_every,
     )
     balance = dict(cfg.get("balance") or {})
     check_keys("balance", balance, ("every", "alpha"))

@@ -23,6 +23,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from .training.guard import MODES as NONFINITE_MODES
+from .weighting import ResidualAttention
 
 
 class ConfigError(ValueError):
@@ -53,15 +54,23 @@ SCHEMA: dict[str, tuple[str, float | None, bool]] = {
     "data.val_points": (INT, 1, False),
     "balance.every": (INT, 0, False),
     "balance.alpha": (FLOAT, 0, False),
+    "attention.eta": (FLOAT, 0, False),
+    "attention.gamma": (FLOAT, 0, False),
+    "attention.potential": (STR, None, False),
+    "attention.c": (FLOAT, 0, False),
     "causal.chunks": (INT, 0, False),
     "causal.eps": (FLOAT, 0, False),
+    "optim.second_from": (INT, 0, True),
+    "optim.resample_every": (INT, 0, False),
+    "optim.keep_curvature": (BOOL, None, False),
     "trainer.max_steps": (INT, 1, False),
     "trainer.val_check_interval": (INT, 1, False),
     "trainer.log_every_n_steps": (INT, 0, False),
 }
 MATMUL_PRECISIONS = ("highest", "high", "medium")  # torch.set_float32_matmul_precision's values
-CHOICES = {"nonfinite": NONFINITE_MODES, "matmul_precision": MATMUL_PRECISIONS}
-UPPER = {"seed": 2**32 - 1, "nonfinite_skip_limit": 1.0, "balance.alpha": 1.0}
+CHOICES = {"nonfinite": NONFINITE_MODES, "matmul_precision": MATMUL_PRECISIONS,
+           "attention.potential": ResidualAttention.POTENTIALS}  # fmt: skip
+UPPER = {"seed": 2**32 - 1, "nonfinite_skip_limit": 1.0, "balance.alpha": 1.0, "attention.gamma": 1.0}
 PACKAGES = ("pinnkit.",)  # targets whose settings are checked against their signature
 
 
@@ -99,15 +108,15 @@ def check_config(cfg: DictConfig) -> None:
         if v != "<absent>":
             check_value(key, v, kind, low, nullable)
     for key, valid in CHOICES.items():
-        v = cfg.get(key)
+        v = OmegaConf.select(cfg, key, default=valid[0])
         if v not in valid:
             raise ConfigError(f"{key}={v!r} is not a valid choice; valid: {', '.join(valid)}")
     for region, n in (cfg.data.get("points") or {}).items():
         check_value(f"data.points.{region}", n, INT, 0)
     for term, w in (cfg.get("loss_weights") or {}).items():
         check_value(f"loss_weights.{term}", w, FLOAT, 0)
-    for group in ("pde", "model", "derivative"):
-        node = cfg.get(group)
+    for group in ("pde", "model", "derivative", "optim.second"):
+        node = OmegaConf.select(cfg, group)
         if isinstance(node, DictConfig):
             check_target_settings(group, node)
 

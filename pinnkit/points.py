@@ -4,8 +4,9 @@
   for the fused derivative call: the flat ``(P, d)`` concatenation of the terms that have their own points and
   each term's rows in it. Built once per resample, so a step only slices.
 - :class:`CollocationPlan`: per-term point counts, sets drawn from a generator seeded by ``(seed, key)`` with
-  ``key = step // resample_every``, the freeze at a step (quasi-Newton phases build curvature from one
-  objective), the DDP slice (every rank draws the global set and keeps ``rank::world``), residual-based adaptive
+  ``key = step // resample_every``, the second optimizer phase's own cadence (quasi-Newton phases build curvature
+  from one objective: the points stay for ``second_every`` steps, or from the switch on), the DDP slice (every
+  rank draws the global set and keeps ``rank::world``), residual-based adaptive
   sampling (RAD) through an injected residual score, and the *edge tail*: with ``residual_everywhere`` the
   interior term also holds the initial/boundary terms' points, after its own, and those terms read the interior
   call's rows.
@@ -60,7 +61,8 @@ class CollocationPlan:
     """Where each term of ``pde`` is evaluated at every step (see the module docstring).
 
     ``points``: points per step of each region key (``Term.points_key``), global counts under DDP;
-    ``freeze_from``: from this step on the points stay those of that step (``None``: never).
+    ``second_from``: from this step on (the second optimizer phase) a new point set is drawn every
+    ``second_every`` steps only (0: the points of that step stay; ``second_from=None``: one cadence throughout).
     """
 
     def __init__(
@@ -73,7 +75,8 @@ class CollocationPlan:
         rad: RAD = RAD(),
         residual_everywhere: bool = False,
         fuse: bool = True,
-        freeze_from: int | None = None,
+        second_from: int | None = None,
+        second_every: int = 0,
     ) -> None:
         self.pde, self.terms = pde, pde.terms()
         self.points = dict(points)
@@ -88,12 +91,12 @@ class CollocationPlan:
                     f"term {t.name!r} samples region {t.region!r}: set data.points.{t.points_key} >= 1 "
                     f"(given: {self.points})"
                 )
-        if resample_every < 0:
-            raise ValueError(f"need resample_every >= 0, got {resample_every}")
+        if resample_every < 0 or second_every < 0:
+            raise ValueError(f"need resample_every >= 0 and second_every >= 0, got {resample_every}, {second_every}")
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; valid: {SAMPLERS}")
         self.resample_every, self.seed, self.sampler, self.rad = resample_every, seed, sampler, rad
-        self.freeze_from = freeze_from
+        self.second_from, self.second_every = second_from, int(second_every)
         interior = [t for t in self.terms if t.region == "interior"]
         self.edge_terms = [t for t in self.terms if t.region in ("initial", "boundary")] if residual_everywhere else []
         if residual_everywhere and len(interior) != 1:
@@ -106,10 +109,13 @@ class CollocationPlan:
         self._cache: tuple[int, Batch] | None = None
 
     def key(self, step: int) -> int:
-        """The point set used at ``step``: one per ``resample_every`` steps, frozen from ``freeze_from``."""
-        if self.freeze_from is not None and step >= self.freeze_from:
-            step = self.freeze_from
-        return step // self.resample_every if self.resample_every else 0
+        """The point set used at ``step``: one per ``resample_every`` steps; from ``second_from`` on, the key of
+        that step, moved on by one every ``second_every`` steps (past every key of the first phase)."""
+        first = self.resample_every
+        if self.second_from is None or step < self.second_from:
+            return step // first if first else 0
+        base = self.second_from // first if first else 0
+        return base + ((step - self.second_from) // self.second_every if self.second_every else 0)
 
     def at(
         self, step: int, dtype: torch.dtype, device: torch.device, score: Score, rank: int = 0, world: int = 1
@@ -162,6 +168,16 @@ class CollocationPlan:
                 tails[t.name] = (host, slice(start, start + pts[t.name].shape[0]))
                 start += pts[t.name].shape[0]
         return Batch(pts, torch.cat(parts), rows, tails)
+
+    def count(self, term: str) -> int:
+        """Points of ``term`` per step in one process (an interior term with edge tails counts them too)."""
+        t = next((t for t in self.terms if t.name == term), None)
+        if t is None or t.region == "data":
+            raise ValueError(f"count() takes a sampled term of {self.pde.name}: {[t.name for t in self.own_terms]}")
+        n = int(self.points[t.points_key])
+        if self.edge_host is not None and t.name == self.edge_host.name:
+            n += sum(int(self.points[e.points_key]) for e in self.edge_terms)
+        return n
 
     def size(self) -> int:
         """Points drawn per step, the global counts before a DDP slice (a periodic pair counts twice; a RAD pool

@@ -17,7 +17,10 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pde": (("pinnkit.pdes",), ("pinnkit.pdes.base.PDE",)),
     "model": (("pinnkit.nets",), ("torch.nn.Module",)),
     "derivative": (("pinnkit.derivatives",), ("pinnkit.derivatives.backend.Backend",)),
-    "optim": (("torch.optim",), ("torch.optim.Optimizer", "torch.optim.lr_scheduler.LRScheduler")),
+    "optim": (
+        ("torch.optim", "pinnkit.optim", "pytorch_optimizer"),
+        ("torch.optim.Optimizer", "torch.optim.lr_scheduler.LRScheduler"),
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""Loss weighting strategies: gradient-norm balancing of the terms, causal weighting in time.
+"""Loss weighting strategies: gradient-norm balancing of the terms, causal weighting in time, residual-based
+attention on the points.
 
 - :class:`GradNormBalance` (Wang, Teng & Perdikaris 2021; jaxpi's ``grad_norm``): every ``every`` steps, with
   ``g_i = ||∇_θ L_i||``, the weights move towards ``λ_i = Σ_j g_j / g_i`` by an exponential moving average
@@ -6,13 +7,18 @@
 - :func:`causal_loss` (Wang, Sankaran & Perdikaris 2022, "Respecting causality"): the interior residual is split
   into ``M`` time chunks with mean losses ``L_i``; chunk ``i`` is weighted ``w_i = exp(-ε Σ_(k<i) L_k)`` (no
   gradient through ``w``), so later times train only once earlier ones are resolved.
+- :class:`ResidualAttention` (RBA: Anagnostopoulos et al. 2024; the exponential potential of vRBA: Toscano et al.
+  2025): per-point multipliers ``λ`` of an interior term's residual, ``L = mean((λ_i r_i)²)``, moved every step by
+  ``λ <- γ λ + η q(|r|)`` (no gradient through ``λ``) with ``q = |r| / max|r|`` (``linear``) or ``q = exp(β (|r| -
+  max|r|))``, ``β = log(step + 2) / (c · max|r|)`` (``exponential``). ``λ`` belongs to one point set: it starts at 1
+  on every new set, so the points must stay for many steps (``data.resample_every`` K > 1).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor
@@ -95,3 +101,35 @@ class CausalWeighting:
         i = pde.axes.index(pde.domain.time)
         lo, hi = pde.domain.lower[i], pde.domain.upper[i]
         return causal_loss(residual, x[..., i].reshape(-1), lo, hi, int(self.chunks), float(self.eps))
+
+
+@dataclass(frozen=True)
+class ResidualAttention:
+    """Residual-based attention with step ``eta`` (0: off), memory ``gamma`` (``λ`` stays below ``eta / (1 -
+    gamma)``), ``potential`` ``linear`` (RBA) or ``exponential`` (vRBA) and its temperature ``c``."""
+
+    eta: float = 0.0
+    gamma: float = 0.999
+    potential: str = "linear"
+    c: float = 1.0
+
+    POTENTIALS: ClassVar[tuple[str, ...]] = ("linear", "exponential")
+
+    def __post_init__(self) -> None:
+        if self.eta < 0 or not 0 <= self.gamma < 1 or self.c <= 0 or self.potential not in self.POTENTIALS:
+            raise ValueError(
+                f"attention needs eta >= 0 (0: off), 0 <= gamma < 1, c > 0 and potential in {self.POTENTIALS}; got "
+                f"eta={self.eta}, gamma={self.gamma}, c={self.c}, potential={self.potential!r}"
+            )
+
+    @property
+    def active(self) -> bool:
+        return self.eta > 0
+
+    def update(self, lam: Tensor, residual: Tensor, step: Tensor) -> Tensor:
+        """The moved multipliers ``(n,)`` given ``lam (n,)``, the residual ``(n,)`` or ``(n, k)`` at the same points
+        and the global ``step`` (a 0-d tensor, so a compiled step does not bake it in)."""
+        a = residual.detach().reshape(residual.shape[0], -1).norm(dim=-1)
+        rel = a / a.max().clamp_min(torch.finfo(a.dtype).tiny)
+        q = rel if self.potential == "linear" else torch.exp(torch.log(step + 2.0) / self.c * (rel - 1.0))
+        return self.gamma * lam + self.eta * q

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["trainer.max_steps=4", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
         "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "data.points.interior=64",
         "data.points.initial=32", "data.points.boundary=32", "data.points.periodic=32", "data.val_points=64",
-        "optim.lbfgs_from=2", "optim.lbfgs.max_iter=3"]  # fmt: skip
+        "optim.second_from=2", "optim.second.max_iter=3"]  # fmt: skip
 
 
 def test_there_are_recipes():

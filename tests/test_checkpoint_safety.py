@@ -176,12 +176,12 @@ def test_other_optimizer_phases_or_too_few_steps_are_refused_unless_allowed(tmp_
     from pinnkit.checkpoints import CheckpointError
 
     run = tmp_path / "run"
-    train(compose_cfg(run, *SHORT, "optim=adam_lbfgs", "optim.lbfgs_from=2", "optim.lbfgs.max_iter=2"))
+    train(compose_cfg(run, *SHORT, "optim=adam_lbfgs", "optim.second_from=2", "optim.second.max_iter=2"))
     ckpt = f"ckpt_path={run}/checkpoints/last.ckpt"
-    with pytest.raises(CheckpointError, match=r"optim\.lbfgs.*allow_resume_changes=true"):
+    with pytest.raises(CheckpointError, match=r"optim\.second.*allow_resume_changes=true"):
         train(compose_cfg(tmp_path / "a", *SHORT, "optim=adam", "trainer.max_steps=8", ckpt))
     with pytest.raises(CheckpointError, match="max_steps=3 is at or below the checkpoint's step 4"):
-        train(compose_cfg(tmp_path / "b", *SHORT, "optim=adam_lbfgs", "optim.lbfgs_from=2", "optim.lbfgs.max_iter=2",
+        train(compose_cfg(tmp_path / "b", *SHORT, "optim=adam_lbfgs", "optim.second_from=2", "optim.second.max_iter=2",
                           "trainer.max_steps=3", ckpt))  # fmt: skip
     with pytest.warns(UserWarning, match="deliberate changes"):
         summary = train(compose_cfg(tmp_path / "c", *SHORT, "optim=adam", "trainer.max_steps=6", ckpt,

@@ -74,7 +74,7 @@ def test_ranks_draw_disjoint_slices_of_one_global_batch(tmp_path):
 
 
 def test_lbfgs_under_ddp_takes_the_same_steps_on_every_rank(tmp_path):
-    lbfgs = ["optim=adam_lbfgs", "optim.lbfgs_from=4", "optim.lbfgs.max_iter=5"]  # few iterations: round-off
+    lbfgs = ["optim=adam_lbfgs", "optim.second_from=4", "optim.second.max_iter=5"]  # few iterations: round-off
     ddp = _train(tmp_path / "ddp", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", *lbfgs)
     _train_here(tmp_path / "one", *lbfgs)
     assert ddp["ranks_in_sync"] is True
@@ -84,3 +84,17 @@ def test_lbfgs_under_ddp_takes_the_same_steps_on_every_rank(tmp_path):
         torch.testing.assert_close(
             a[k], b[k], rtol=1e-5, atol=1e-7, msg=lambda m, k=k: f"{k}: {m}"
         )  # L-BFGS amplifies round-off
+
+
+def test_ssbroyden_under_ddp_takes_the_same_steps_on_every_rank(tmp_path):
+    """The closure returns the rank-averaged loss and DDP averages the gradients, so every rank's line search and
+    inverse-Hessian update see one objective: the ranks stay bit-identical and follow one process on the same
+    global batch, through a resample of the second phase's points."""
+    qn = ["optim=adam_ssbroyden", "optim.second_from=3", "optim.resample_every=2", "derivative=taylor"]
+    ddp = _train(tmp_path / "ddp", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", *qn)
+    _train_here(tmp_path / "one", *qn)
+    assert ddp["ranks_in_sync"] is True
+    a = torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "one" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    for k in b:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-8, msg=lambda m, k=k: f"{k}: {m}")

@@ -88,7 +88,7 @@ def test_every_documented_train_command_runs_short(tmp_path, doc, cmd, overrides
              f"trainer.log_every_n_steps={k}", "trainer.max_time=null",
              "trainer.enable_progress_bar=false", "data.points.interior=32", "data.points.initial=8",
              "data.points.boundary=8", "data.points.periodic=8", "data.val_points=16", "checks=false"]  # fmt: skip
-    cfg = docs_cfg(tmp_path, [*overrides, *short, "optim.lbfgs_from=2" if "optim=adam" not in overrides else "seed=0"])
+    cfg = docs_cfg(tmp_path, [*overrides, *short, "optim.second_from=2" if "optim=adam" not in overrides else "seed=0"])
     assert math.isfinite(train(cfg)["val/l2_rel"])
 
 

@@ -134,3 +134,64 @@ def test_a_resume_from_state_dict_continues_bit_for_bit():
     run(c, opt_c, 3)
     for pa, pc in zip(a.parameters(), c.parameters(), strict=True):
         assert torch.equal(pa, pc)
+
+
+def _fit_sine(opt_kwargs: dict, steps: int):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    x = torch.linspace(-1, 1, 32, dtype=torch.float64)[:, None]
+    target = torch.sin(3 * x)
+    opt = SSBroyden(net.parameters(), **opt_kwargs)
+    calls = [0]
+
+    def closure():
+        calls[0] += 1
+        opt.zero_grad()
+        loss = ((net(x) - target) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        opt.step(closure)
+    return net, opt, calls[0]
+
+
+def test_reusing_the_last_evaluation_follows_the_same_path_with_one_evaluation_less_per_step():
+    """One iteration per step with the last accepted point's loss and gradient reused is, bit for bit, the same
+    path as all iterations in one step, and saves the evaluation each later step would start with."""
+    whole, _, calls_w = _fit_sine({"max_iter": 12, "max_eval": 1000}, 1)
+    split, opt_s, calls_s = _fit_sine({"max_iter": 1, "max_eval": 25, "reuse_evaluation": True}, 12)
+    plain, _, calls_p = _fit_sine({"max_iter": 1, "max_eval": 25}, 12)
+    for a, b, c in zip(whole.parameters(), split.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    assert calls_s == calls_w and calls_p == calls_s + 11
+    assert opt_s.state[opt_s._params[0]]["n_iter"] == 12
+
+
+def test_a_changed_objective_or_moved_parameters_are_evaluated_afresh():
+    net, opt, _ = _fit_sine({"max_iter": 1, "reuse_evaluation": True}, 3)
+    state = opt.state[opt._params[0]]
+    assert "g" in state
+    opt.objective_changed(keep_curvature=True)
+    assert "g" not in state and "H" in state
+    opt.objective_changed(keep_curvature=False)
+    assert "H" not in state and state["updates"] == 0
+    x = torch.linspace(-1, 1, 32, dtype=torch.float64)[:, None]
+    evaluations = []
+
+    def closure():
+        evaluations.append(1)
+        opt.zero_grad()
+        loss = ((net(x) - torch.sin(3 * x)) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    first = len(evaluations)
+    opt.step(closure)
+    second = len(evaluations) - first
+    with torch.no_grad():
+        next(net.parameters()).add_(1e-3)  # moved from outside: the cached gradient no longer holds
+    opt.step(closure)
+    third = len(evaluations) - first - second
+    assert second == first - 1 and third == second + 1

@@ -108,7 +108,7 @@ def test_adam_then_lbfgs_both_count_and_lbfgs_iterates(tmp_path, monkeypatch):
     monkeypatch.setattr(
         PINNModule, "on_train_end", lambda self: seen.update(calls=self.phases.closure_calls) or real(self)
     )
-    summary = train(compose_cfg(tmp_path, *FAST, "optim=adam_lbfgs", "optim.lbfgs_from=6", "trainer.max_steps=10",
+    summary = train(compose_cfg(tmp_path, *FAST, "optim=adam_lbfgs", "optim.second_from=6", "trainer.max_steps=10",
                                 "trainer.val_check_interval=5"))  # fmt: skip
     assert summary["steps"] == 10  # 6 Adam + 4 L-BFGS steps
     assert seen["calls"] > 4  # L-BFGS evaluated its closure several times per step (line search, iterations)

@@ -123,7 +123,7 @@ def test_logged_values_are_written_under_the_step_that_computed_them(tmp_path):
 def test_several_steps_per_batch_train_and_log_exactly_as_one(tmp_path):
     """steps_per_batch=3: the same losses at the same logged steps, validation on the same steps, the same count."""
     base = ["trainer.max_steps=12", "trainer.val_check_interval=6", "trainer.log_every_n_steps=3",
-            "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "optim.lbfgs_from=9"]  # fmt: skip
+            "trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "optim.second_from=9"]  # fmt: skip
     keys = ("train/loss", "val/l2_rel", "lr-Adam")
     rows = {}
     for k in (1, 3):

@@ -19,8 +19,13 @@ constructor refuses more than ``max_params`` parameters, saying how much ``H`` w
 (warned otherwise): the point of these methods is to keep reducing the loss where float32 has run out of digits.
 
 Like :class:`torch.optim.LBFGS`, one :meth:`step` runs up to ``max_iter`` iterations on the closure's objective;
-all state (``H``, the last gradient, counters) is plain tensors and numbers, so a checkpoint of
+all state (``H``, the last loss and gradient, counters) is plain tensors and numbers, so a checkpoint of
 ``state_dict()`` loads with ``weights_only=True`` and a resumed run continues bit for bit.
+
+With ``reuse_evaluation=True`` a step starts from the loss and gradient of the point the last step accepted
+(kept in the state) instead of calling the closure again: a step of one iteration then costs its line search's
+evaluations only (typically one). The caller says when the objective changes (new collocation points) with
+:meth:`objective_changed`; a change of the parameters from outside is noticed on its own.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
         c1: float = 1e-4,
         c2: float = 0.9,
         max_params: int = 10_000,
+        reuse_evaluation: bool = False,
     ) -> None:
         if lr <= 0 or max_iter < 1 or not 0 < c1 < c2 < 1:
             raise ValueError(f"need lr > 0, max_iter >= 1 and 0 < c1 < c2 < 1, got {lr}, {max_iter}, {c1}, {c2}")
@@ -78,6 +84,7 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
                 stacklevel=2,
             )
         self.n = n
+        self.reuse_evaluation = bool(reuse_evaluation)
 
     # ---- the family ------------------------------------------------------------------------------------
     def theta(self, a: float, b: float, h: float) -> float:
@@ -97,27 +104,31 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
             return min(rho_minus * sigma_n, sigma)
         return rho_minus * min(sigma_n, 1.0 / theta)
 
-    def update(self, H: Tensor, s: Tensor, y: Tensor, g: Tensor, alpha: float, first: bool) -> Tensor | None:
-        """``H⁺`` from the step ``s``, the gradient change ``y`` and the gradient ``g`` before the step; ``None``
-        when the pair cannot be used (``sᵀy <= 0`` or a non-finite update)."""
+    def update(self, H: Tensor, s: Tensor, y: Tensor, g: Tensor, alpha: float, first: bool) -> bool:
+        """``H <- H⁺`` in place from the step ``s``, the gradient change ``y`` and the gradient ``g`` before the
+        step (three rank-one updates and a scaling); ``False`` when the pair cannot be used (``sᵀy <= 0``, a
+        non-finite factor or result), in which case ``H`` is no longer meaningful and the caller restarts."""
         sy = float(s.dot(y))
         if not sy > 0 or not math.isfinite(sy):
-            return None
+            return False
         rho = 1.0 / sy
         Hy = H @ y
         yHy = float(y.dot(Hy))
-        if not yHy > 0:
-            return None
+        if not yHy > 0 or not math.isfinite(yHy):
+            return False
         h, b = yHy * rho, -alpha * rho * float(s.dot(g))
         a = b * h - 1.0
         theta = self.theta(a, b, h)
         tau = self.tau(a, b, h, theta, first)
         phi = (1.0 - theta) / (1.0 + a * theta)
         if not all(math.isfinite(v) for v in (tau, phi)) or tau <= 0:
-            return None
+            return False
         v = rho * s - Hy / yHy
-        new = (H - torch.outer(Hy, Hy) / yHy + (phi * yHy) * torch.outer(v, v)) / tau + rho * torch.outer(s, s)
-        return new if bool(torch.isfinite(new).all()) else None
+        H.addr_(Hy, Hy, alpha=-1.0 / yHy)
+        if phi != 0.0:
+            H.addr_(v, v, alpha=phi * yHy)
+        H.div_(tau).addr_(s, s, alpha=rho)
+        return bool(torch.isfinite(H).all())
 
     # ---- the iteration ---------------------------------------------------------------------------------
     def _flat_grad(self) -> Tensor:
@@ -139,6 +150,29 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
             p.copy_(p0)
         return loss, g
 
+    def objective_changed(self, keep_curvature: bool = True) -> None:
+        """The closure's objective changed (e.g. new collocation points): the next step evaluates it afresh.
+        ``keep_curvature=False`` also forgets ``H`` (the next step starts from the gradient)."""
+        state = self.state[self._params[0]]
+        for key in ("f", "g", "x"):
+            state.pop(key, None)
+        if not keep_curvature:
+            state.pop("H", None)
+            state["updates"] = 0
+
+    def _restart(self, state: dict, like: Tensor) -> Tensor:
+        state["restarts"] += 1
+        state["updates"] = 0  # the first update's scaling and step length again
+        return torch.eye(self.n, dtype=like.dtype, device=like.device)
+
+    def _start(self, closure: Closure, state: dict) -> tuple[Tensor | None, float, Tensor]:
+        """The loss (as the closure returned it, or ``None`` when reused) and flat gradient at the current point."""
+        x = self._flat_params()
+        if self.reuse_evaluation and "g" in state and torch.equal(state["x"], x):
+            return None, float(state["f"]), state["g"]
+        loss = closure()
+        return loss, float(loss), self._flat_grad()
+
     @torch.no_grad()
     def step(self, closure: Closure) -> Tensor:  # type: ignore[override]
         """Up to ``max_iter`` iterations on ``closure`` (which zeroes the gradients, computes the loss and calls
@@ -146,26 +180,24 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
         closure = torch.enable_grad()(closure)
         group = self.param_groups[0]
         state = self.state[self._params[0]]
-        state.setdefault("n_iter", 0)
-        state.setdefault("func_evals", 0)
-        state.setdefault("restarts", 0)
-        state.setdefault("updates", 0)
+        for key in ("n_iter", "func_evals", "restarts", "updates"):
+            state.setdefault(key, 0)
         if "H" not in state:
             state["H"] = torch.eye(self.n, dtype=self._params[0].dtype, device=self._params[0].device)
         H = state["H"]
-        orig = closure()
-        f, g = float(orig), self._flat_grad()
-        evals = 1
+        orig, f, g = self._start(closure, state)
+        evals = 0 if orig is None else 1
+        if orig is None:
+            orig = torch.tensor(f, dtype=g.dtype, device=g.device)
         if float(g.abs().max()) <= group["tolerance_grad"]:
+            self._remember(state, H, f, g, evals)
             return orig
         for _ in range(group["max_iter"]):
             d = -(H @ g)
             gd = float(g.dot(d))
             if not gd < 0 or not math.isfinite(gd):  # not a descent direction: restart from the gradient
-                H = torch.eye(self.n, dtype=g.dtype, device=g.device)
+                H = self._restart(state, g)
                 d, gd = -g, -float(g.dot(g))
-                state["restarts"] += 1
-                state["updates"] = 0  # the first update's scaling and step length again
             t = group["lr"] * (min(1.0, 1.0 / float(g.abs().sum())) if state["updates"] == 0 else 1.0)
             x = [p.clone() for p in self._params]
             phi = partial(self._evaluate, closure, x, d=d)
@@ -175,25 +207,27 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
             if point.t == 0.0:  # no acceptable step along d: once more along the gradient, else stop
                 if state["updates"] == 0 or evals >= group["max_eval"]:
                     break
-                H = torch.eye(self.n, dtype=g.dtype, device=g.device)
-                state["restarts"] += 1
-                state["updates"] = 0
+                H = self._restart(state, g)
                 continue
             self._add(point.t, d)
             s, y = point.t * d, point.g - g
-            new = self.update(H, s, y, g, point.t, first=state["updates"] == 0)
-            if new is None:  # the pair would break positive definiteness: restart
-                H = torch.eye(self.n, dtype=g.dtype, device=g.device)
-                state["restarts"] += 1
-                state["updates"] = 0
-            else:
-                H = new
+            if self.update(H, s, y, g, point.t, first=state["updates"] == 0):
                 state["updates"] += 1
+            else:  # the pair would break positive definiteness: restart
+                H = self._restart(state, g)
             state["n_iter"] += 1
             f_old, f, g = f, point.f, point.g
             if (float(g.abs().max()) <= group["tolerance_grad"] or abs(f - f_old) < group["tolerance_change"]
                     or float(s.abs().max()) <= group["tolerance_change"] or evals >= group["max_eval"]):  # fmt: skip
                 break
+        self._remember(state, H, f, g, evals)
+        return orig
+
+    def _remember(self, state: dict, H: Tensor, f: float, g: Tensor, evals: int) -> None:
         state["H"] = H
         state["func_evals"] += evals
-        return orig
+        if self.reuse_evaluation:  # the point the parameters are at, its loss and gradient
+            state["f"], state["g"], state["x"] = torch.tensor(f, dtype=g.dtype), g, self._flat_params()
+
+    def _flat_params(self) -> Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self._params])

@@ -1,5 +1,6 @@
 """Viscous Burgers: u_t + u u_x = ν u_xx on x ∈ [-1, 1], t ∈ [0, 1]; u(0, x) = -sin(πx), u(t, ±1) = 0,
-ν = 0.01/π (the PINN benchmark of Raissi et al. 2019; evaluation grid 100 × 256).
+ν = 0.01/π (the PINN benchmark of Raissi et al. 2019; evaluation grid 100 × 256). With ``periodic=True`` the
+boundary condition is periodicity in x instead, which has the same solution (u0 is odd and 2-periodic).
 
 Reference by the Cole-Hopf transform, computed by pinnkit: u = -∫ sin(π(x-η)) f(x-η) G(η) dη / ∫ f(x-η) G(η) dη
 with f(y) = exp(-cos(πy)/(2πν)), G the heat kernel of width sqrt(4νt), integrated by Gauss-Hermite quadrature in
@@ -44,12 +45,18 @@ class Burgers(PDE):
     fields = ("u",)
 
     def __init__(
-        self, nu: float = 0.01 / math.pi, nt: int = 100, nx: int = 256, nodes: int = 200, hard: bool = False
+        self,
+        nu: float = 0.01 / math.pi,
+        nt: int = 100,
+        nx: int = 256,
+        nodes: int = 200,
+        hard: bool = False,
+        periodic: bool = False,
     ) -> None:
         super().__init__(Box({"t": (0.0, 1.0), "x": (-1.0, 1.0)}), {"t": nt, "x": nx}, hard)
         if nu <= 0:
             raise ValueError(f"burgers: nu must be > 0, got {nu}")
-        self.nu_true, self.nodes = nu, nodes
+        self.nu_true, self.nodes, self.periodic = nu, nodes, bool(periodic)
 
     @property
     def nu(self) -> Tensor | float:
@@ -62,18 +69,20 @@ class Burgers(PDE):
 
     def terms(self) -> list[Term]:
         pde = Term("pde", "interior", ("u", "u_x", self.operator), self.residual)
-        if self.hard:
-            return [pde]
-        return [
-            pde,
-            Term("ic", "initial", ("u",), lambda d, x: d["u"] + torch.sin(math.pi * self.col(x, "x"))),
-            Term("bc", "boundary", ("u",), lambda d, x: d["u"]),
-        ]
+        ic = Term("ic", "initial", ("u",), lambda d, x: d["u"] + torch.sin(math.pi * self.col(x, "x")))
+        if self.periodic:  # the odd initial state keeps u(t, ±1) = 0 on the 2-periodic line: the same solution
+            edge = Term("periodic", "periodic:x", ("u", "u_x"),
+                        lambda d, x: torch.stack([d["u"][..., 0] - d["u"][..., 1],
+                                                  d["u_x"][..., 0] - d["u_x"][..., 1]], -1))  # fmt: skip
+            return [pde, edge] if self.hard else [pde, ic, edge]
+        return [pde] if self.hard else [pde, ic, Term("bc", "boundary", ("u",), lambda d, x: d["u"])]
 
     def ansatz(self, x, ops):
-        """``u = -sin(πx) + t (1 - x²) N``: initial and boundary conditions by construction."""
+        """``u = -sin(πx) + t (1 - x²) N``: initial and boundary conditions by construction; with ``periodic``,
+        ``u = -sin(πx) + t N`` (the initial condition; a net periodic in x, ``model.periodic={x: 2}``, makes the
+        periodicity exact too)."""
         t, xs = ops.col(x, 0), ops.col(x, 1)
-        return -ops.sin(xs * math.pi), t * (1.0 - xs * xs)
+        return -ops.sin(xs * math.pi), t if self.periodic else t * (1.0 - xs * xs)
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
         return d[self.operator] + d["u"] * d["u_x"]

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from ..loss import PINNLoss
+from ..optim import Residuals
 from ..pdes import Term
 from ..points import Batch, CollocationPlan, ValidationSet
 from ..resume import run_record
@@ -65,6 +66,8 @@ class PINNModule(L.LightningModule):
             raise ValueError(f"need val_points >= 1 and steps_per_batch >= 1, got {val_points}, {steps_per_batch}")
         self.val_points, self.checks, self.steps_per_batch = val_points, checks, int(steps_per_batch)
         self.register_buffer("balance_weights", torch.ones(len(self.terms)))  # grad-norm weights, checkpointed
+        for name in loss.attended:  # residual-based attention's per-point multipliers, checkpointed
+            self.register_buffer(f"attention_{name}", torch.ones(plan.count(name)))
         self.step_loss = loss.compiled() if compile_step else loss
         self.compiled = compile_step
         self.causal_weights: Tensor | None = None
@@ -105,21 +108,41 @@ class PINNModule(L.LightningModule):
         w = self.balance_weights
         if self.balancer is not None:  # the compiled backward keeps its inputs: the in-place update below must
             w = w.clone()  # not change the weights it saved (autograd's version check would refuse the backward)
-        total, losses, causal = self.step_loss(self.net, batch, w)
+        step = self.global_step
+        multipliers, step_t = self.attention_multipliers(step)
+        total, losses, causal, moved = self.step_loss(self.net, batch, w, multipliers, step_t)
+        for name, lam in (moved or {}).items():
+            self.get_buffer(f"attention_{name}").copy_(lam.detach())
         if causal is not None:
             self.causal_weights = causal
-        step = self.global_step
-        due = self.balancer is not None and self.balancer.due(step) and not self.phases.in_closure_phase(step)
+        due = self.balancer is not None and self.balancer.due(step) and not self.phases.in_second_phase(step)
         if due and torch.is_grad_enabled():
             # one backward per term through a compiled step is refused or wrong (AOTAutograd's donated buffers):
             # the norms come from an eager evaluation of the terms (every balance.every steps)
-            terms = self.loss_fn.term_losses(self.net, batch)[0] if self.compiled else losses
+            terms = self.loss_fn.term_losses(self.net, batch, multipliers, step_t)[0] if self.compiled else losses
             norms = self.balancer.grad_norms(terms, self.net.parameters())
             if self._trainer is not None and self.trainer.world_size > 1:
                 norms = self.trainer.strategy.reduce(norms, reduce_op="mean")
             self.balance_weights.copy_(self.balancer.update(self.balance_weights, norms))
             total = self.loss_fn.total(losses, self.balance_weights)  # with the moved weights
         return total, losses
+
+    def attention_multipliers(self, step: int) -> tuple[dict[str, Tensor] | None, Tensor | None]:
+        """The attended terms' multipliers for this step's loss (copies: the step writes the moved values back) and
+        the step as a tensor; ``(None, None)`` without attention or in the second optimizer phase, whose objective
+        must stay fixed. On a new point set the multipliers start again at 1."""
+        names = self.loss_fn.attended
+        if not names or self.phases.in_second_phase(step):
+            return None, None
+        if self.plan.key(step) != self.plan.key(step - 1):
+            for name in names:
+                self.get_buffer(f"attention_{name}").fill_(1.0)
+        step_t = torch.tensor(float(step), dtype=self.dtype, device=self.device)
+        return {n: self.get_buffer(f"attention_{n}").clone() for n in names}, step_t
+
+    def residual_blocks(self, batch: Batch) -> list[Residuals]:
+        """The loss at ``batch`` as per-point residual blocks of this module's parameters (for ENGD)."""
+        return self.loss_fn.residual_blocks(self, self.net, batch, self.balance_weights)
 
     def backward_step(self, loss: Tensor) -> None:
         """``manual_backward(loss)``, or ``loss.backward()`` where they are the same (:func:`loop.plain_backward`)."""
@@ -134,7 +157,7 @@ class PINNModule(L.LightningModule):
         skip = self.guard.record(losses, self.global_step)
         if self.guard.mode == "skip":
             return skip
-        if self.phases.in_closure_phase(self.global_step) or self.logging_step():
+        if self.phases.in_second_phase(self.global_step) or self.logging_step():
             self.guard.check(self.global_step)
         return False
 
@@ -199,6 +222,7 @@ class PINNModule(L.LightningModule):
         startup.check_shapes(self.net, self.pde, self.dtype, self.device)  # before the sanity check's cryptic error
 
     def on_train_start(self) -> None:
+        startup.check_methods(self.phases, self.loss_fn, self.trainer.world_size)
         self.timing.begin_segment(self.global_step)
         self._direct_backward = loop.plain_backward(self.trainer, self)
         startup.prepare_backend(self.loss_fn, self.net, self.batch_points(self.global_step))

@@ -1,9 +1,13 @@
-"""Optimizer phases: a first-order phase (Adam and its schedule, gradient clipping, skipped steps), then, from
-``lbfgs_from``, a closure phase (L-BFGS or any ``torch.optim`` optimizer whose ``step`` takes a closure).
+"""Optimizer phases: a first-order phase (Adam, SOAP... with a schedule, gradient clipping, skipped steps), then,
+from ``second_from``, a second phase: a closure optimizer (L-BFGS, :class:`~pinnkit.optim.SSBFGS`,
+:class:`~pinnkit.optim.SSBroyden`: any ``torch.optim`` optimizer whose ``step`` takes a loss closure) or
+:class:`~pinnkit.optim.ENGD` (whose closure returns per-point residual blocks).
 
 Every call of :meth:`Phases.step` is one step of ``trainer.max_steps`` whichever the phase; a closure step
-evaluates the loss as often as the optimizer asks (L-BFGS: up to ``max_iter`` times). The points freeze at the
-switch (:class:`~pinnkit.points.CollocationPlan` ``freeze_from``): curvature pairs need one objective.
+evaluates the loss as often as the optimizer asks (``max_iter`` iterations of L-BFGS or SSBroyden). In the second
+phase the points stay fixed for ``resample_every`` steps (0: from the switch on), since curvature pairs need one
+objective; at each new point set the optimizer is told (``objective_changed(keep_curvature)``, where it has it; any
+other optimizer's state is cleared, a fresh start on the new objective).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from ..optim import ENGD
 from ..points import Batch
 
 if TYPE_CHECKING:
@@ -25,34 +30,41 @@ OptimizerFactory = Callable[[Iterable[Tensor]], torch.optim.Optimizer]
 
 class Phases:
     """``optimizer`` (with ``scheduler``, stepped per step, and ``grad_clip`` on the gradient norm), then
-    ``closure_optimizer`` from step ``switch_at`` (both ``None``: one phase)."""
+    ``second`` from step ``second_from`` (both ``None``: one phase), its points resampled every ``resample_every``
+    steps (0: never), keeping the optimizer's curvature across a resample or not (``keep_curvature``)."""
 
     def __init__(
         self,
         optimizer: OptimizerFactory,
         scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
-        closure_optimizer: OptimizerFactory | None = None,
-        switch_at: int | None = None,
+        second: OptimizerFactory | None = None,
+        second_from: int | None = None,
         grad_clip: float | None = None,
+        resample_every: int = 0,
+        keep_curvature: bool = True,
     ) -> None:
-        if (closure_optimizer is None) != (switch_at is None) or (switch_at is not None and switch_at < 0):
+        if (second is None) != (second_from is None) or (second_from is not None and second_from < 0):
             raise ValueError(
-                f"lbfgs and lbfgs_from >= 0 go together, got lbfgs={closure_optimizer}, lbfgs_from={switch_at}"
+                f"optim.second and optim.second_from >= 0 go together, got second={second}, second_from={second_from}"
             )
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"grad_clip must be > 0 (or null), got {grad_clip}")
-        self.optimizer, self.scheduler, self.closure_optimizer = optimizer, scheduler, closure_optimizer
-        self.switch_at, self.grad_clip = switch_at, grad_clip
+        if resample_every < 0:
+            raise ValueError(f"optim.resample_every must be >= 0 (0: points fixed in the second phase), got "
+                             f"{resample_every}")  # fmt: skip
+        self.optimizer, self.scheduler, self.second = optimizer, scheduler, second
+        self.second_from, self.grad_clip = second_from, grad_clip
+        self.resample_every, self.keep_curvature = int(resample_every), bool(keep_curvature)
         self.closure_calls = 0
 
-    def in_closure_phase(self, step: int) -> bool:
-        return self.switch_at is not None and step >= self.switch_at
+    def in_second_phase(self, step: int) -> bool:
+        return self.second_from is not None and step >= self.second_from
 
     def configure(self, params: Iterable[Tensor]) -> Any:
         """What ``configure_optimizers`` returns: the optimizers in phase order and the scheduler, per step."""
         params = list(params)
         first = self.optimizer(params)
-        opts = [first] if self.closure_optimizer is None else [first, self.closure_optimizer(params)]
+        opts = [first] if self.second is None else [first, self.second(params)]
         if self.scheduler is None:
             return opts
         return opts, [{"scheduler": self.scheduler(first), "interval": "step"}]
@@ -61,9 +73,23 @@ class Phases:
         """One optimizer step on ``batch``: ``(total loss, per-term losses)``, detached."""
         opts = module.optimizers()
         opts = opts if isinstance(opts, list) else [opts]
-        if self.in_closure_phase(module.global_step):
-            return self._closure_step(module, opts[1], batch)
-        return self._first_order_step(module, opts[0], batch)
+        step = module.global_step
+        if not self.in_second_phase(step):
+            return self._first_order_step(module, opts[0], batch)
+        opt = opts[1]
+        if step > self.second_from and module.plan.key(step) != module.plan.key(step - 1):
+            self._new_objective(opt)
+        if isinstance(opt, ENGD):
+            return self._residual_step(module, opt, batch)
+        return self._closure_step(module, opt, batch)
+
+    def _new_objective(self, opt: torch.optim.Optimizer) -> None:
+        """A new point set in the second phase: the optimizer's curvature belongs to the old objective."""
+        changed = getattr(opt, "objective_changed", None)
+        if callable(changed):
+            changed(self.keep_curvature)
+        elif not isinstance(opt, ENGD):  # e.g. L-BFGS: its history pairs would mix two objectives
+            opt.state.clear()
 
     def _closure_step(self, module: PINNModule, opt: torch.optim.Optimizer, batch: Batch):
         result: dict[str, object] = {}
@@ -80,8 +106,21 @@ class Phases:
             return loss
 
         opt.step(closure=closure)
+        if not result:  # the optimizer took no evaluation (converged at its reused point): the losses there
+            with torch.no_grad():
+                loss, losses = module.losses(batch)
+            result.update(loss=loss.detach(), losses=losses)
         module.record_losses(result["losses"])
         return result["loss"], result["losses"]
+
+    def _residual_step(self, module: PINNModule, opt: ENGD, batch: Batch):
+        """A Gauss-Newton step on the per-point residuals; the losses logged are those before the step."""
+        with torch.no_grad():
+            loss, losses = module.losses(batch)
+        losses = {k: v.detach() for k, v in losses.items()}
+        module.record_losses(losses)
+        opt.step(lambda: module.residual_blocks(batch))
+        return loss.detach(), losses
 
     def _first_order_step(self, module: PINNModule, opt: torch.optim.Optimizer, batch: Batch):
         timed = module.timing.due

@@ -9,8 +9,10 @@ from torch import nn
 from ..derivatives.checks import check_pointwise, check_reaches_params
 from ..derivatives.names import is_derivative_name
 from ..loss import PINNLoss
+from ..optim import ENGD
 from ..pdes import PDE
 from ..points import Batch
+from .phases import Phases
 
 
 def check_shapes(net: nn.Module, pde: PDE, dtype: torch.dtype, device: torch.device) -> None:
@@ -54,3 +56,30 @@ def check_graph(loss: PINNLoss, net: nn.Module, seed: int, dtype: torch.dtype, d
             check_reaches_params(
                 loss.derivative, net, pts, net.parameters(), t.needs, t.residual, axes=pde.axes, fields=pde.fields
             )
+
+
+def check_methods(phases: Phases, loss: PINNLoss, world_size: int) -> None:
+    """Refuse an optimizer phase or loss weighting that cannot run here, naming the fix: ENGD needs a backend
+    that runs under ``torch.func`` (per-point Jacobians), plain mean-square terms and one process; residual-based
+    attention keeps its multipliers in one process."""
+    if loss.attention.active and world_size > 1:
+        raise ValueError(
+            f"attention.eta > 0 keeps per-point multipliers in this process, not gathered over the {world_size} DDP "
+            "ranks: train with trainer.devices=1, or attention.eta=0 (RAD sampling, data.adaptive, works under DDP)"
+        )
+    built = getattr(phases.second, "func", phases.second)  # the class a partial factory builds
+    if not (isinstance(built, type) and issubclass(built, ENGD)):
+        return
+    backend = loss.derivative
+    if backend.uses_autograd:
+        raise ValueError(
+            f"optim.second=ENGD builds per-point Jacobians under torch.func, which derivative={backend.name} cannot "
+            "run under (it calls torch.autograd). Use derivative=taylor"
+        )
+    if loss.causal.chunks:
+        raise ValueError("optim.second=ENGD takes plain mean-square terms: set causal.chunks=0 for this run")
+    if world_size > 1:
+        raise ValueError(
+            f"optim.second=ENGD runs in one process: its Gauss-Newton system needs every point's Jacobian row, which "
+            f"DDP splits over the {world_size} ranks. Train with trainer.devices=1, or a quasi-Newton second phase"
+        )
