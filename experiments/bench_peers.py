@@ -2,6 +2,7 @@
 
     python experiments/bench_peers.py                # pinnkit (autograd; taylor), the bare loops, DeepXDE, PINA
     python experiments/bench_peers.py --quick        # a few steps, for tests
+    python experiments/bench_peers.py --to-accuracy  # time to accuracy: DeepXDE's full run vs pinnkit's recipe
     pip install -e ".[peers]"                        # DeepXDE 1.15 and PINA 0.3
 
 The setup (Raissi et al. 2019, DeepXDE's Burgers example): ν = 0.01/π, a 3×20 tanh MLP (Glorot normal), 2540
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments.peer_setup import LBFGS_ITERS, ROOT, TARGET
 
 RUNNERS = (
+    "pinnkit-recipe",
     "pinnkit-autograd",
     "pinnkit-taylor",
     "pinnkit-taylor-step",
@@ -101,6 +103,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="runs per library, interleaved; the median is reported")
     p.add_argument("--libs", default=",".join(RUNNERS), help=f"comma-separated, from {RUNNERS}")
     p.add_argument("--quick", action="store_true", help="60 Adam + 2 L-BFGS steps, pinnkit-autograd only")
+    p.add_argument("--budget", type=float, default=0.0, help="stop DeepXDE after this much training time (s; 0: no)")
+    p.add_argument(
+        "--to-accuracy",
+        action="store_true",
+        help="DeepXDE (Adam 15000, then L-BFGS, up to --budget or 1200 s) vs experiment=burgers: time to accuracy",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
     p.add_argument(
         "--pinnkit-override",
@@ -119,7 +127,8 @@ def main() -> None:
         sys.path.insert(0, str(ROOT))
         from experiments import peer_runners
 
-        run = {"pinnkit-autograd": lambda: peer_runners.run_pinnkit(args, "autograd"),
+        run = {"pinnkit-recipe": lambda: peer_runners.run_pinnkit_recipe(args),
+               "pinnkit-autograd": lambda: peer_runners.run_pinnkit(args, "autograd"),
                "pinnkit-taylor": lambda: peer_runners.run_pinnkit(args, "taylor"),
                "pinnkit-taylor-step": lambda: peer_runners.run_pinnkit(args, "taylor", whole_step=True),
                "bare-autograd": lambda: peer_runners.run_bare(args, "autograd"),
@@ -131,6 +140,8 @@ def main() -> None:
     if args.quick:
         args.adam, args.lbfgs, args.eval_every, args.libs, args.repeats = 60, 2, 20, "pinnkit-autograd", 1
         args.steps_per_batch = 2
+    if args.to_accuracy:  # DeepXDE's L-BFGS runs until its own convergence or the budget
+        args.libs, args.lbfgs, args.budget = "deepxde,pinnkit-recipe", 10**5, args.budget or 1200.0
     libs = [name.strip() for name in args.libs.split(",") if name.strip()]
     unknown = set(libs) - set(RUNNERS)
     if unknown:
@@ -144,7 +155,7 @@ def main() -> None:
     for rep in range(args.repeats):  # interleaved, so a noisy stretch of the machine hits every library alike
         for name in libs:  # repeat r: seed + r for every library (accuracy over seeds, speed over repeats)
             cmd = [sys.executable, __file__, "--worker", name, *(f"--{k.replace('_', '-')}={getattr(args, k)}"
-                   for k in ("adam", "lbfgs", "eval_every", "threads", "steps_per_batch")),
+                   for k in ("adam", "lbfgs", "eval_every", "threads", "steps_per_batch", "budget")),
                    f"--seed={args.seed + rep}",
                    *(f"--pinnkit-override={o}" for o in args.pinnkit_override)]  # fmt: skip
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
@@ -155,13 +166,33 @@ def main() -> None:
             result = json.loads(line[7:])
             curves.setdefault(name, result["history"])
             runs[name].append(summarize(name, result, args.adam))
+    if args.to_accuracy:
+        write_accuracy(curves, args)
+        return
     write([median_row(r) for r in runs.values()], curves, args)
+
+
+def write_accuracy(curves: dict, args) -> None:
+    """The time-to-accuracy report (:mod:`experiments.peer_accuracy`) and its error-vs-time plot."""
+    from experiments.peer_accuracy import rows, table
+    from experiments.report import write_report
+
+    found, best = rows(curves)
+    header = (f"Burgers: DeepXDE's classic run (Adam {args.adam} at lr 1e-3, then L-BFGS, up to {args.budget:.0f} s) "
+              f"vs pinnkit's experiment=burgers, seed {args.seed}, {args.threads} threads, CPU ({os.cpu_count()} "
+              "cores visible), one run after the other; errors every "
+              f"{args.eval_every} iterations, off the clock")  # fmt: skip
+    text = table(found, best, header)
+    print(text)
+    meta = {"command": " ".join(["python", *sys.argv]), "args": {k: str(v) for k, v in vars(args).items()}}
+    write_report("bench_peers_accuracy_cpu", found, meta, out=args.out, extra={"curves": curves, "E": best},
+                 table=text)  # fmt: skip
+    plot(curves, args.out / "bench_peers_accuracy_cpu.png", best)
 
 
 def write(rows: list[dict], curves: dict, args) -> None:
     sys.path.insert(0, str(ROOT))
     from experiments.report import write_report
-    from pinnkit.atomic import save_figure
 
     name = "bench_peers_quick" if args.quick else "bench_peers_cpu"
     stem = args.out / name
@@ -182,19 +213,26 @@ def write(rows: list[dict], curves: dict, args) -> None:
     print(table)
     meta = {"command": " ".join(["python", *sys.argv]), "args": {k: str(v) for k, v in vars(args).items()}}
     write_report(name, rows, meta, out=args.out, extra={"curves": curves}, table=table)
+    plot(curves, stem.with_suffix(".png"), TARGET)
+
+
+def plot(curves: dict, path: Path, level: float) -> None:
+    """Error against training time, one line per runner, a dotted line at ``level``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from pinnkit.atomic import save_figure
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, hist in curves.items():
         ax.semilogy([h[0] for h in hist], [h[2] for h in hist], label=name)
-    ax.axhline(TARGET, color="gray", ls=":")
+    ax.axhline(level, color="gray", ls=":")
     ax.set(xlabel="training wall time (s)", ylabel="rel L2 vs Cole-Hopf", title="Burgers: error vs time")
     ax.legend()
     fig.tight_layout()
-    save_figure(fig, stem.with_suffix(".png"), dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
 
 

@@ -59,6 +59,35 @@ def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
     return {"history": tracker.history, "version": getattr(pinnkit, "__version__", "dev"), "setup_s": setup}
 
 
+def run_pinnkit_recipe(args) -> dict:
+    """pinnkit's Burgers recipe (``experiment=burgers``, its own points, phases and time cap) with seed ``--seed``,
+    its error recorded every ``--eval-every`` optimizer steps off the clock."""
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+
+    from pinnkit.train import CONF_DIR, train
+
+    holder: dict = {}
+
+    class Track(L.Callback):
+        def on_train_start(self, trainer, module) -> None:
+            holder["t"] = Tracker(lambda p: module.net(p.to(module.dtype)).double(), args.eval_every)
+
+        def on_train_batch_end(self, trainer, module, *a) -> None:
+            holder["t"].maybe(trainer.global_step)
+
+    overrides = ["experiment=burgers", f"seed={args.seed}", f"threads={args.threads}", "logger=csv",
+                 "trainer.enable_progress_bar=false", *args.pinnkit_override]  # fmt: skip
+    with tempfile.TemporaryDirectory() as out, initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        summary = train(compose("train", overrides=[*overrides, f"paths.output_dir={out}"]), callbacks=[Track()])
+    tracker = holder["t"]
+    if tracker.history[-1][1] != summary["steps"]:
+        tracker.record(summary["steps"])
+    import pinnkit
+
+    return {"history": tracker.history, "version": getattr(pinnkit, "__version__", "dev"), "overrides": overrides}
+
+
 def run_bare(args, kind: str) -> dict:
     """A library-free loop (``experiments/bare_burgers.py``; ``kind``: ``autograd`` or ``taylor``, compiled whole)
     on the points and initial weights of pinnkit's run with this seed: fused Adam, ``--adam`` steps, no L-BFGS."""
@@ -121,13 +150,15 @@ def run_deepxde(args) -> dict:
     class Track(dde.callbacks.Callback):
         def on_epoch_end(self) -> None:
             tracker.maybe(self.model.train_state.epoch)
+            if args.budget and tracker.elapsed() >= args.budget:  # --budget: its training time is up
+                self.model.stop_training = True
 
     tracker.start = time.perf_counter()
     model.train(iterations=args.adam, callbacks=[Track()], display_every=1000, verbose=0)
-    if args.lbfgs:
+    if args.lbfgs and not model.stop_training:
         dde.optimizers.config.set_LBFGS_options(maxiter=args.lbfgs * LBFGS_ITERS)
         opts = dde.optimizers.config.LBFGS_options  # DeepXDE 1.15 sets iter_per_step only at import (1000)
-        opts["iter_per_step"] = min(1000, opts["maxiter"])
+        opts["iter_per_step"] = min(100 if args.budget else 1000, opts["maxiter"])  # --budget: checked often
         model.compile("L-BFGS")
         model.train(callbacks=[Track()], display_every=1000, verbose=0)
     tracker.record(model.train_state.epoch)

@@ -27,9 +27,14 @@ def test_inverse_burgers_recovers_nu_within_one_percent(tmp_path):
     assert abs(nu / true - 1) < 0.01, (nu, true)
 
 
-@pytest.mark.parametrize(("recipe", "bound"), [("burgers", 1e-3), ("allen_cahn", 1e-2)])
+# the accuracy bars of the recipes, each within the recipe's own trainer.max_time (one seed here; the accuracy
+# table in docs/benchmarks.md gives the median of three where the bar asks for it)
+BARS = {"burgers": 1e-5, "helmholtz": 1e-5, "poisson": 1e-6, "heat": 1e-6, "allen_cahn": 1e-4}
+
+
+@pytest.mark.parametrize(("recipe", "bound"), sorted(BARS.items()))
 def test_recipe_reaches_its_bar_within_its_time_cap(tmp_path, recipe, bound):
-    """`python train.py experiment=<recipe>`: Burgers ≤ 1e-3 within 19 min (4.5e-4 ± 1.8e-4 over 3 seeds measured),
-    Allen-Cahn ≤ 1e-2 within 58 min (4.9e-3 in 35 min measured); each recipe caps itself with trainer.max_time."""
+    """`python train.py experiment=<recipe>`: its rel L2 bar within its time cap (trainer.max_time: 10 minutes for
+    Poisson, heat and Helmholtz, 20 for Burgers, 60 for Allen-Cahn)."""
     summary = train(compose_cfg(tmp_path, f"experiment={recipe}", *QUIET))
     assert summary["val/l2_rel"] <= bound, summary["val/l2_rel"]

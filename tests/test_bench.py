@@ -144,3 +144,39 @@ def test_peer_benchmark_bare_worker_trains_and_tracks(tmp_path):
     hist = result["history"]
     assert [h[1] for h in hist] == [20, 40] and hist[1][0] > hist[0][0] > 0
     assert 0 < hist[1][2] < 1.5 and result["version"].startswith("torch ")
+
+
+def test_time_to_accuracy_is_read_off_the_error_histories():
+    """E is DeepXDE's lowest error; each runner's time to a level is its first record at or below it."""
+    from experiments.peer_accuracy import rows, table
+
+    curves = {"deepxde": [(1.0, 100, 5e-2), (10.0, 1000, 8e-3), (50.0, 5000, 9e-4), (90.0, 9000, 1.2e-3)],
+              "pinnkit-recipe": [(0.5, 100, 2e-2), (2.0, 500, 5e-3), (5.0, 1000, 5e-4), (30, 8000, 3e-6)]}  # fmt: skip
+    found, best = rows(curves)
+    assert best == 9e-4
+    dde, pk = found
+    assert dde["time_to_0.01_s"] == 10.0 and dde["time_to_0.001_s"] == 50.0 and dde["time_to_0.0001_s"] is None
+    assert pk["time_to_E_s"] == 5.0 and dde["time_to_E_s"] == 50.0 and pk["speedup_to_E"] == 10.0
+    assert pk["time_to_1e-05_s"] == 30.0 and pk["lowest_l2"] == 3e-6
+    text = table(found, best, "header")
+    assert "E = 9.00e-04" in text and "| pinnkit-recipe | 2.0 s | 5.0 s | 30 s | 30 s | 5.0 s | 10.0× |" in text
+
+
+def test_peer_benchmark_recipe_worker_runs_the_burgers_recipe_and_tracks(tmp_path):
+    """The time-to-accuracy runner trains ``experiment=burgers`` (shrunk here) with its error recorded every
+    ``--eval-every`` optimizer steps through both phases."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shrink = ["trainer.max_steps=30", "optim.second_from=15", "optim.resample_every=10", "data.points.interior=200",
+              "model.width=8", "compile_step=false", "data.adaptive.pool=2"]  # fmt: skip
+    cmd = [sys.executable, "experiments/bench_peers.py", "--worker", "pinnkit-recipe", "--eval-every", "10",
+           "--threads", "1", *(f"--pinnkit-override={o}" for o in shrink)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    hist = result["history"]
+    assert [h[1] for h in hist] == [10, 20, 30] and hist[2][0] > hist[1][0] > hist[0][0] > 0
+    assert "experiment=burgers" in result["overrides"] and 0 < hist[2][2] < 1.5

@@ -5,7 +5,8 @@ the conditions, ``φ (..., 1 or m)`` vanishes exactly where they are imposed and
 domain given by a signed distance function, a smooth distance-like function such as ``(r² - |x - c|²)/(2r)``
 for a disk). ``ansatz`` is written once with the operators ``+ - *`` and the functions in ``ops``, so the same code
 runs on tensors (every backend) and on Taylor jets (the ``taylor`` backend): ``ops.col(x, i)`` is column ``i`` as
-``(..., 1)``, ``ops.sin``/``ops.cos``/``ops.exp``/``ops.sqrt`` act elementwise.
+``(..., 1)``, ``ops.cat([a, b])`` joins fields, ``ops.sin``/``ops.cos``/``ops.exp``/``ops.sqrt``/``ops.tanh`` act
+elementwise.
 """
 
 from __future__ import annotations
@@ -20,14 +21,22 @@ from ..jets import Jet, propagate
 from ..jets import activations as act
 
 TENSOR_OPS = SimpleNamespace(
-    col=lambda x, i: x[..., i : i + 1], sin=torch.sin, cos=torch.cos, exp=torch.exp, sqrt=torch.sqrt
+    col=lambda x, i: x[..., i : i + 1],
+    cat=lambda parts: torch.cat(parts, -1),
+    sin=torch.sin,
+    cos=torch.cos,
+    exp=torch.exp,
+    sqrt=torch.sqrt,
+    tanh=torch.tanh,
 )
 JET_OPS = SimpleNamespace(
     col=lambda j, i: j[[i]],
+    cat=Jet.cat,
     sin=lambda j: j.map(act.sin),
     cos=lambda j: j.map(act.cos),
     exp=lambda j: j.map(act.exp),
     sqrt=lambda j: j.map(act.sqrt),
+    tanh=lambda j: j.map(act.tanh),
 )
 
 Ansatz = Callable[[Tensor | Jet, SimpleNamespace], tuple[Tensor | Jet, Tensor | Jet]]

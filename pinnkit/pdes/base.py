@@ -20,7 +20,8 @@ from ..derivatives import Derivatives
 from ..domain import Box
 
 Residual = Callable[[Derivatives, Tensor], Tensor]
-HARD_PDES = "heat, poisson, burgers"  # the PDEs that implement ansatz()
+#: the PDEs that implement ansatz()
+HARD_PDES = "heat, poisson, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger"
 
 
 @dataclass(frozen=True)
