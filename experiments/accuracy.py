@@ -8,8 +8,9 @@
 
 Each run is ``python train.py experiment=<name> seed=<k> logger=csv`` in its own subprocess, written to
 ``<runs>/<name>/seed<k>/`` (``--runs``, default ``runs/accuracy``); a run whose ``summary.json`` and
-``solution.npz`` already exist and whose overrides are this command's (the ``--set`` values included) is read,
-not rerun; one made with other settings is rerun over it (``--force`` reruns every run). The table (rel L2 over
+``solution.npz`` already exist, whose overrides are this command's (the ``--set`` values included) and whose saved
+config is what those overrides compose to today (so an edited recipe reruns) is read, not rerun; one made with
+other settings is rerun over it (``--force`` reruns every run). The table (rel L2 over
 all fields: the median over seeds and each seed's; per field, L∞, training time, the whole process's wall time,
 iterations, device, date) goes to ``accuracy.{md,csv,json}`` in ``experiments/results/`` (``--out``) and, with
 ``--readme``, between the accuracy markers of the README.
@@ -83,7 +84,29 @@ def stale(run: Path, name: str, seed: int, extra: list[str]) -> str | None:
     wanted = set(overrides(name, seed, extra))
     if made != wanted:
         return f"made with other settings ({' '.join(sorted(made ^ wanted))})"
+    changed = config_changes(json.loads((run / "summary.json").read_text())["config"], name, seed, extra)
+    if changed:
+        return f"the recipe changed since ({', '.join(changed[:5])})"
     return None
+
+
+def config_changes(saved: dict, name: str, seed: int, extra: list[str]) -> list[str]:
+    """The dotted keys where the config the run was made with differs from what its overrides compose to today
+    (an edited recipe or default), its output directory and ``overwrite`` aside."""
+    from omegaconf import OmegaConf
+
+    import pinnkit
+
+    now = OmegaConf.to_container(pinnkit.compose(*overrides(name, seed, extra), output_dir="."), resolve=True)
+    aside = ("paths", "overwrite")
+    return sorted(differences({k: v for k, v in saved.items() if k not in aside},
+                              {k: v for k, v in now.items() if k not in aside}))  # fmt: skip
+
+
+def differences(a, b, prefix: str = "") -> set[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {d for k in a.keys() | b.keys() for d in differences(a.get(k), b.get(k), f"{prefix}{k}.")}
+    return set() if a == b else {prefix.rstrip(".")}
 
 
 def run_recipe(name: str, seed: int, runs: Path, extra: list[str]) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from experiments.accuracy import BEGIN, END, main, markdown, recipes
+from experiments.accuracy import BEGIN, END, main, markdown, recipes, stale
 from pinnkit.train import train
 from tests.conftest import SMALL_GRIDS, compose_cfg
 
@@ -72,6 +72,14 @@ def test_accuracy_script_runs_seeds_tabulates_and_fills_the_readme(tmp_path):
     stamp = (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns
     main(["burgers", "--runs", str(runs), "--out", str(out), *sets])
     assert (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns == stamp
+    # a run made before its recipe (or a default) was edited is stale too: its saved config differs from today's
+    extra = [*TINY, "compile_step=false", *SMALL_GRIDS["burgers"]]
+    run0 = runs / "burgers" / "seed0"
+    assert stale(run0, "burgers", 0, extra) is None
+    saved = json.loads((run0 / "summary.json").read_text())
+    saved["config"]["optim"]["second_from"] = 999
+    (run0 / "summary.json").write_text(json.dumps(saved))
+    assert "optim.second_from" in stale(run0, "burgers", 0, extra)
     main(["burgers", "--runs", str(runs), "--out", str(out), *sets, "--set", "data.points.interior=32"])
     assert (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns != stamp
     summary = json.loads((runs / "burgers" / "seed0" / "summary.json").read_text())
