@@ -50,9 +50,9 @@ def test_accuracy_script_runs_seeds_tabulates_and_fills_the_readme(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# before\n{BEGIN}\nold table\n{END}\nafter\n")
     runs, out = tmp_path / "runs", tmp_path / "out"
-    args = ["burgers", "--seeds", "2", "--runs", str(runs), "--out", str(out), "--readme", str(readme)]
-    for o in [*TINY, "compile_step=false", *SMALL_GRIDS["burgers"]]:
-        args += ["--set", o]
+    extra = [*TINY, "compile_step=false", *SMALL_GRIDS["burgers"]]
+    sets = [a for o in extra for a in ("--set", o)]
+    args = ["burgers", "--seeds", "2", "--runs", str(runs), "--out", str(out), "--readme", str(readme), *sets]
     proc = subprocess.run([sys.executable, "experiments/accuracy.py", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -68,12 +68,10 @@ def test_accuracy_script_runs_seeds_tabulates_and_fills_the_readme(tmp_path):
     assert "old table" not in text and text.startswith("# before\n") and text.endswith(f"{END}\nafter\n")
     assert (out / "accuracy.md").read_text() in text and (out / "accuracy.csv").stat().st_size > 0
     # finished runs made with the same settings are read, not rerun; one made with other --set values is rerun
-    sets = [a for o in [*TINY, "compile_step=false", *SMALL_GRIDS["burgers"]] for a in ("--set", o)]
     stamp = (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns
     main(["burgers", "--runs", str(runs), "--out", str(out), *sets])
     assert (runs / "burgers" / "seed0" / "summary.json").stat().st_mtime_ns == stamp
     # a run made before its recipe (or a default) was edited is stale too: its saved config differs from today's
-    extra = [*TINY, "compile_step=false", *SMALL_GRIDS["burgers"]]
     run0 = runs / "burgers" / "seed0"
     assert stale(run0, "burgers", 0, extra) is None
     saved = json.loads((run0 / "summary.json").read_text())

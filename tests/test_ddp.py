@@ -43,6 +43,17 @@ def _train_here(out: Path, *extra: str) -> dict:
         torch.set_num_threads(threads)
 
 
+def test_two_process_ddp_matches_one_process(tmp_path):
+    ddp = _train(tmp_path / "ddp", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu")
+    one = _train_here(tmp_path / "one")
+    assert ddp["world_size"] == 2 and ddp["ranks_in_sync"] is True and one["world_size"] == 1
+    a = torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "one" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    for k in b:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-9, atol=1e-11, msg=lambda m, k=k: f"{k}: {m}")
+    assert abs(ddp["val/l2_rel"] - one["val/l2_rel"]) < 1e-9  # the grid split over ranks, sums reduced
+
+
 def test_ranks_draw_disjoint_slices_of_one_global_batch(tmp_path):
     from types import SimpleNamespace
 
@@ -75,7 +86,7 @@ def test_lbfgs_under_ddp_takes_the_same_steps_on_every_rank(tmp_path):
         )  # L-BFGS amplifies round-off
 
 
-def test_two_process_ddp_matches_one_process_through_adam_and_ssbroyden(tmp_path):
+def test_ssbroyden_under_ddp_takes_the_same_steps_on_every_rank(tmp_path):
     """Adam, then SSBroyden: the closure returns the rank-averaged loss and DDP averages the gradients, so every
     rank's line search and inverse-Hessian update see one objective. The ranks stay bit-identical and follow one
     process on the same global batch (the grid split over ranks, sums reduced), through a resample of the second
