@@ -117,6 +117,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="extra Hydra override for pinnkit's runs, after the shared setup (repeatable), e.g. data.sampler=lhs",
     )
+    p.add_argument(
+        "--stop-below",
+        type=float,
+        default=0.0,
+        help="stop pinnkit-recipe at rel L2 <= this (0: never; --to-accuracy: min(E, 1e-5) per seed)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
 
@@ -142,6 +148,7 @@ def main() -> None:
         args.steps_per_batch = 2
     if args.to_accuracy:  # DeepXDE's L-BFGS runs until its own convergence or the budget
         args.libs, args.lbfgs, args.budget = "deepxde,pinnkit-recipe", 10**5, args.budget or 1200.0
+        from experiments.peer_accuracy import stop_level
     libs = [name.strip() for name in args.libs.split(",") if name.strip()]
     unknown = set(libs) - set(RUNNERS)
     if unknown:
@@ -151,12 +158,16 @@ def main() -> None:
         print(f"{name}: not installed (pip install -e '.[peers]'), skipped", file=sys.stderr)
     libs = [name for name in libs if name not in missing]
     runs: dict[str, list[dict]] = {name: [] for name in libs}
-    curves = {}
+    curves, per_seed = {}, {}
     for rep in range(args.repeats):  # interleaved, so a noisy stretch of the machine hits every library alike
+        seed = args.seed + rep
         for name in libs:  # repeat r: seed + r for every library (accuracy over seeds, speed over repeats)
+            stop = args.stop_below
+            if args.to_accuracy and name == "pinnkit-recipe":  # DeepXDE ran first: its E for this seed is known
+                stop = stop_level(per_seed[seed]["deepxde"])
             cmd = [sys.executable, __file__, "--worker", name, *(f"--{k.replace('_', '-')}={getattr(args, k)}"
                    for k in ("adam", "lbfgs", "eval_every", "threads", "steps_per_batch", "budget")),
-                   f"--seed={args.seed + rep}",
+                   f"--seed={seed}", f"--stop-below={stop}",
                    *(f"--pinnkit-override={o}" for o in args.pinnkit_override)]  # fmt: skip
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
@@ -165,29 +176,32 @@ def main() -> None:
                 raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
             result = json.loads(line[7:])
             curves.setdefault(name, result["history"])
+            per_seed.setdefault(seed, {})[name] = result["history"]
             runs[name].append(summarize(name, result, args.adam))
     if args.to_accuracy:
-        write_accuracy(curves, args)
+        write_accuracy(per_seed, args)
         return
     write([median_row(r) for r in runs.values()], curves, args)
 
 
-def write_accuracy(curves: dict, args) -> None:
-    """The time-to-accuracy report (:mod:`experiments.peer_accuracy`) and its error-vs-time plot."""
-    from experiments.peer_accuracy import rows, table
+def write_accuracy(per_seed: dict, args) -> None:
+    """The time-to-accuracy report (:mod:`experiments.peer_accuracy`), seed by seed, and its error-vs-time plot."""
+    from experiments.peer_accuracy import report
     from experiments.report import write_report
 
-    found, best = rows(curves)
+    seeds = sorted(per_seed)
     header = (f"Burgers: DeepXDE's classic run (Adam {args.adam} at lr 1e-3, then L-BFGS, up to {args.budget:.0f} s) "
-              f"vs pinnkit's experiment=burgers, seed {args.seed}, {args.threads} threads, CPU ({os.cpu_count()} "
-              "cores visible), one run after the other; errors every "
+              f"vs pinnkit's experiment=burgers (stopped once below every level), seeds {seeds[0]}..{seeds[-1]}, "
+              f"{args.threads} threads, CPU ({os.cpu_count()} cores visible), one run after the other; errors every "
               f"{args.eval_every} iterations, off the clock")  # fmt: skip
-    text = table(found, best, header)
+    text, found, median = report(per_seed, header)
     print(text)
     meta = {"command": " ".join(["python", *sys.argv]), "args": {k: str(v) for k, v in vars(args).items()}}
-    write_report("bench_peers_accuracy_cpu", found, meta, out=args.out, extra={"curves": curves, "E": best},
-                 table=text)  # fmt: skip
-    plot(curves, args.out / "bench_peers_accuracy_cpu.png", best)
+    best = {r["seed"]: r["E"] for r in found}
+    write_report("bench_peers_accuracy_cpu", found, meta, out=args.out, table=text,
+                 extra={"curves": per_seed, "E": best, "median_ratio_to_E": median})  # fmt: skip
+    lines = {f"{name}, seed {seed}": hist for seed in seeds for name, hist in per_seed[seed].items()}
+    plot(lines, args.out / "bench_peers_accuracy_cpu.png", min(best.values()))
 
 
 def write(rows: list[dict], curves: dict, args) -> None:
@@ -226,8 +240,12 @@ def plot(curves: dict, path: Path, level: float) -> None:
     from pinnkit.atomic import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, hist in curves.items():
-        ax.semilogy([h[0] for h in hist], [h[2] for h in hist], label=name)
+    runners, styles = {}, ("-", "--", ":", "-.")
+    for name, hist in curves.items():  # one colour per runner ("name" or "name, seed k"), one line style per seed
+        seen = runners.setdefault(name.split(",")[0], [])
+        seen.append(name)
+        colour, style = f"C{list(runners).index(name.split(',')[0])}", styles[(len(seen) - 1) % len(styles)]
+        ax.semilogy([h[0] for h in hist], [h[2] for h in hist], label=name, color=colour, ls=style)
     ax.axhline(level, color="gray", ls=":")
     ax.set(xlabel="training wall time (s)", ylabel="rel L2 vs Cole-Hopf", title="Burgers: error vs time")
     ax.legend()

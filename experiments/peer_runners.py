@@ -61,7 +61,8 @@ def run_pinnkit(args, backend: str, whole_step: bool = False) -> dict:
 
 def run_pinnkit_recipe(args) -> dict:
     """pinnkit's Burgers recipe (``experiment=burgers``, its own points, phases and time cap) with seed ``--seed``,
-    its error recorded every ``--eval-every`` optimizer steps off the clock."""
+    its error recorded every ``--eval-every`` optimizer steps off the clock; stopped at the first record with rel L2
+    <= ``--stop-below`` (0: the recipe runs to its end)."""
     import lightning as L
     from hydra import compose, initialize_config_dir
 
@@ -74,7 +75,10 @@ def run_pinnkit_recipe(args) -> dict:
             holder["t"] = Tracker(lambda p: module.net(p.to(module.dtype)).double(), args.eval_every)
 
         def on_train_batch_end(self, trainer, module, *a) -> None:
+            hist = holder["t"].history
             holder["t"].maybe(trainer.global_step)
+            if args.stop_below and hist and hist[-1][2] <= args.stop_below:  # every level it is timed to: reached
+                trainer.should_stop = True
 
     overrides = ["experiment=burgers", f"seed={args.seed}", f"threads={args.threads}", "logger=csv",
                  "trainer.enable_progress_bar=false", *args.pinnkit_override]  # fmt: skip

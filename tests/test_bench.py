@@ -162,6 +162,25 @@ def test_time_to_accuracy_is_read_off_the_error_histories():
     assert "E = 9.00e-04" in text and "| pinnkit-recipe | 2.0 s | 5.0 s | 30 s | 30 s | 5.0 s | 10.0× |" in text
 
 
+def test_time_to_accuracy_reports_every_seed_and_the_median_ratio():
+    """Each seed has its own E; the median ratio is over seeds, and a seed whose pinnkit run never reached E leaves
+    no median (it would hide the miss); pinnkit may stop at min(E, 1e-5), where every time is known."""
+    from experiments.peer_accuracy import report, stop_level
+
+    dde = [(10.0, 1000, 2e-2), (100.0, 9000, 4e-3)]
+    per_seed = {0: {"deepxde": dde, "pinnkit-recipe": [(5.0, 100, 3e-3), (20.0, 900, 8e-6)]},
+                1: {"deepxde": dde[:1], "pinnkit-recipe": [(2.0, 100, 1e-2)]},
+                2: {"deepxde": dde, "pinnkit-recipe": [(50.0, 100, 3e-3)]}}  # fmt: skip
+    text, found, median = report(per_seed, "header")
+    assert median == 5.0  # seed ratios 20, 5, 2
+    assert "| 0 | 4.00e-03 | 100 s | 5.0 s | 20.0× |" in text and "Median ratio over 3 seeds: **5.0×**" in text
+    assert [(r["seed"], r["runner"]) for r in found][:2] == [(0, "deepxde"), (0, "pinnkit-recipe")]
+    per_seed[2]["pinnkit-recipe"] = [(50.0, 100, 5e-3)]
+    text, _, median = report(per_seed, "header")
+    assert median is None and "never reached E" in text and "a seed never reached E" in text
+    assert stop_level(dde) == 1e-5 and stop_level([(1.0, 1, 3e-6)]) == 3e-6
+
+
 def test_peer_benchmark_recipe_worker_runs_the_burgers_recipe_and_tracks(tmp_path):
     """The time-to-accuracy runner trains ``experiment=burgers`` (shrunk here) with its error recorded every
     ``--eval-every`` optimizer steps through both phases."""
@@ -180,3 +199,8 @@ def test_peer_benchmark_recipe_worker_runs_the_burgers_recipe_and_tracks(tmp_pat
     hist = result["history"]
     assert [h[1] for h in hist] == [10, 20, 30] and hist[2][0] > hist[1][0] > hist[0][0] > 0
     assert "experiment=burgers" in result["overrides"] and 0 < hist[2][2] < 1.5
+    cmd.append(f"--stop-below={hist[0][2] * 1.01}")  # reached at the first record: the run stops there
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    assert [h[1] for h in result["history"]] == [10]
