@@ -46,7 +46,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "poisson": ("~1e-7 (RMS error)", "ENGD, Müller & Zeinhofer 2023 (their 2-D Poisson)"),
     "heat": ("~1e-7 (RMS error)", "ENGD, Müller & Zeinhofer 2023 (their heat problem)"),
     "advection": ("6.9e-4", "jaxpi, Wang et al. 2023"),
-    "kdv": ("2.0e-3", "jaxpi, Wang et al. 2023"),
+    "kdv": ("~2e-6", "SSBroyden + vRBA, Toscano et al. 2025 (jaxpi, Wang et al. 2023: 2.0e-3)"),
     "schrodinger": ("1.97e-3", "Raissi et al. 2019"),
 }
 

@@ -199,8 +199,8 @@ def test_peer_benchmark_recipe_worker_runs_the_burgers_recipe_and_tracks(tmp_pat
     hist = result["history"]
     assert [h[1] for h in hist] == [10, 20, 30] and hist[2][0] > hist[1][0] > hist[0][0] > 0
     assert "experiment=burgers" in result["overrides"] and 0 < hist[2][2] < 1.5
-    cmd.append(f"--stop-below={hist[0][2] * 1.01}")  # reached at the first record: the run stops there
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
-    assert [h[1] for h in result["history"]] == [10]
+    from experiments.bench_peers import parser
+    from experiments.peer_runners import run_pinnkit_recipe
+
+    args = parser().parse_args([*cmd[4:], f"--stop-below={hist[0][2] * 1.01}"])  # reached at the first record
+    assert [h[1] for h in run_pinnkit_recipe(args)["history"]] == [10]  # in-process here: the run stops there
