@@ -242,9 +242,10 @@ def plot(curves: dict, path: Path, level: float) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     runners, styles = {}, ("-", "--", ":", "-.")
     for name, hist in curves.items():  # one colour per runner ("name" or "name, seed k"), one line style per seed
-        seen = runners.setdefault(name.split(",")[0], [])
+        runner = name.split(",")[0]
+        seen = runners.setdefault(runner, [])
         seen.append(name)
-        colour, style = f"C{list(runners).index(name.split(',')[0])}", styles[(len(seen) - 1) % len(styles)]
+        colour, style = f"C{list(runners).index(runner)}", styles[(len(seen) - 1) % len(styles)]
         ax.semilogy([h[0] for h in hist], [h[2] for h in hist], label=name, color=colour, ls=style)
     ax.axhline(level, color="gray", ls=":")
     ax.set(xlabel="training wall time (s)", ylabel="rel L2 vs Cole-Hopf", title="Burgers: error vs time")

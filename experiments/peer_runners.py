@@ -75,8 +75,8 @@ def run_pinnkit_recipe(args) -> dict:
             holder["t"] = Tracker(lambda p: module.net(p.to(module.dtype)).double(), args.eval_every)
 
         def on_train_batch_end(self, trainer, module, *a) -> None:
-            hist = holder["t"].history
             holder["t"].maybe(trainer.global_step)
+            hist = holder["t"].history
             if args.stop_below and hist and hist[-1][2] <= args.stop_below:  # every level it is timed to: reached
                 trainer.should_stop = True
 
