@@ -128,19 +128,19 @@ def test_bare_reference_losses_are_pinnkits_burgers_loss():
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_peer_benchmark_bare_worker_trains_and_tracks(tmp_path):
-    """A bare reference worker runs in its subprocess on pinnkit's points and initial net: Adam only, its error
-    recorded every ``--eval-every`` steps, training time excluding the evaluations."""
-    import subprocess
-    import sys
-    from pathlib import Path
+def test_peer_benchmark_bare_worker_trains_and_tracks():
+    """A bare reference worker runs on pinnkit's points and initial net: Adam only, its error recorded every
+    ``--eval-every`` steps, training time excluding the evaluations. In-process (the worker's subprocess protocol,
+    ``--worker NAME`` printing ``RESULT {json}``, is exercised by the quick-mode test above)."""
+    import torch
 
-    root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, "experiments/bench_peers.py", "--worker", "bare-autograd", "--adam", "40", "--lbfgs", "0",
-           "--eval-every", "20", "--threads", "1"]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
+    from experiments.bench_peers import parser
+    from experiments.peer_runners import run_bare
+
+    threads = torch.get_num_threads()
+    args = parser().parse_args(["--worker", "bare-autograd", "--adam", "40", "--lbfgs", "0", "--eval-every", "20",
+                                "--threads", str(threads)])  # fmt: skip
+    result = json.loads(json.dumps(run_bare(args, "autograd")))  # what the worker prints is JSON
     hist = result["history"]
     assert [h[1] for h in hist] == [20, 40] and hist[1][0] > hist[0][0] > 0
     assert 0 < hist[1][2] < 1.5 and result["version"].startswith("torch ")
@@ -181,26 +181,22 @@ def test_time_to_accuracy_reports_every_seed_and_the_median_ratio():
     assert stop_level(dde) == 1e-5 and stop_level([(1.0, 1, 3e-6)]) == 3e-6
 
 
-def test_peer_benchmark_recipe_worker_runs_the_burgers_recipe_and_tracks(tmp_path):
+def test_peer_benchmark_recipe_worker_runs_the_burgers_recipe_and_tracks():
     """The time-to-accuracy runner trains ``experiment=burgers`` (shrunk here) with its error recorded every
-    ``--eval-every`` optimizer steps through both phases."""
-    import subprocess
-    import sys
-    from pathlib import Path
+    ``--eval-every`` optimizer steps through both phases, and stops at the first record below ``--stop-below``.
+    In-process (the worker's subprocess protocol is exercised by the quick-mode test above)."""
+    import torch
 
-    root = Path(__file__).resolve().parents[1]
-    shrink = ["trainer.max_steps=30", "optim.second_from=15", "optim.resample_every=10", "data.points.interior=200",
-              "model.width=8", "compile_step=false", "data.adaptive.pool=2"]  # fmt: skip
-    cmd = [sys.executable, "experiments/bench_peers.py", "--worker", "pinnkit-recipe", "--eval-every", "10",
-           "--threads", "1", *(f"--pinnkit-override={o}" for o in shrink)]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
-    hist = result["history"]
-    assert [h[1] for h in hist] == [10, 20, 30] and hist[2][0] > hist[1][0] > hist[0][0] > 0
-    assert "experiment=burgers" in result["overrides"] and 0 < hist[2][2] < 1.5
     from experiments.bench_peers import parser
     from experiments.peer_runners import run_pinnkit_recipe
 
-    args = parser().parse_args([*cmd[4:], f"--stop-below={hist[0][2] * 1.01}"])  # reached at the first record
-    assert [h[1] for h in run_pinnkit_recipe(args)["history"]] == [10]  # in-process here: the run stops there
+    shrink = ["trainer.max_steps=30", "optim.second_from=15", "optim.resample_every=10", "data.points.interior=200",
+              "model.width=8", "compile_step=false", "data.adaptive.pool=2"]  # fmt: skip
+    argv = ["--worker", "pinnkit-recipe", "--eval-every", "10", "--threads", str(torch.get_num_threads()),
+            *(f"--pinnkit-override={o}" for o in shrink)]  # fmt: skip
+    result = json.loads(json.dumps(run_pinnkit_recipe(parser().parse_args(argv))))
+    hist = result["history"]
+    assert [h[1] for h in hist] == [10, 20, 30] and hist[2][0] > hist[1][0] > hist[0][0] > 0
+    assert "experiment=burgers" in result["overrides"] and 0 < hist[2][2] < 1.5
+    args = parser().parse_args([*argv, f"--stop-below={hist[0][2] * 1.01}"])  # reached at the first record
+    assert [h[1] for h in run_pinnkit_recipe(args)["history"]] == [10]  # the run stops there

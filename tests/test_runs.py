@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from pinnkit.checkpoints import CheckpointError
 from pinnkit.predict import load, predict
 from pinnkit.train import train
 from pinnkit.training.guard import NonFiniteLossError
-from tests.conftest import compose_cfg, nan_loss_on
+from tests.conftest import compose_cfg, nan_loss_on, predict_cli
 
 FAST = ["trainer.enable_progress_bar=false", "model.width=8", "model.depth=2", "trainer.log_every_n_steps=1",
         "data.points.interior=64", "data.points.initial=16", "data.points.boundary=16",
@@ -116,7 +114,7 @@ def test_adam_then_lbfgs_both_count_and_lbfgs_iterates(tmp_path, monkeypatch):
     assert losses[9] < losses[6]
 
 
-def test_outputs_predict_and_cli(tmp_path):
+def test_outputs_predict_and_cli(tmp_path, capsys):
     train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=4", "trainer.val_check_interval=2"))
     assert sorted(p.name for p in (tmp_path / "plots").glob("*.png")) == [
         "solution_step0000002.png", "solution_step0000004.png"]  # fmt: skip
@@ -131,10 +129,10 @@ def test_outputs_predict_and_cli(tmp_path):
     torch.testing.assert_close(d["u"], module.net(x)[:, 0].detach())
     assert d["u_xx"].shape == (7,) and not d["u_xx"].requires_grad
     np.save(tmp_path / "pts.npy", x.numpy())
-    out = subprocess.run([sys.executable, "-m", "pinnkit.predict", str(tmp_path / "checkpoints" / "last.ckpt"),
-                          str(tmp_path / "pts.npy"), "--needs", "u", "u_t", "--out", str(tmp_path / "p.npz")],
-                         capture_output=True, text=True)  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    # python -m pinnkit.predict ARGS, in-process (the module's entry point runs as a process in test_messages)
+    code, _, err = predict_cli(capsys, str(tmp_path / "checkpoints" / "last.ckpt"), str(tmp_path / "pts.npy"),
+                               "--needs", "u", "u_t", "--out", str(tmp_path / "p.npz"))  # fmt: skip
+    assert code == 0, err
     np.testing.assert_allclose(np.load(tmp_path / "p.npz")["u"], d["u"].numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
         predict(module, torch.rand(3, 3))

@@ -23,7 +23,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def test_a_2x2_multirun_sweep_and_its_comparison(tmp_path):
     sweep = tmp_path / "sweep"
-    out = _run("train.py", "-m", "derivative=autograd,taylor", "pde=heat,vector3d", *TINY, f"hydra.sweep.dir={sweep}")
+    out = _run("train.py", "-m", "derivative=autograd,taylor", "pde=heat,poisson", *TINY, f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr[-3000:]
     summaries = sorted(sweep.glob("*/summary.json"))
     assert len(summaries) == 4
@@ -36,7 +36,7 @@ def test_a_2x2_multirun_sweep_and_its_comparison(tmp_path):
 
     compare([str(sweep)])
     table = (sweep / "comparison.md").read_text()
-    for label in ("derivative=autograd pde=heat", "derivative=taylor pde=vector3d"):
+    for label in ("derivative=autograd pde=heat", "derivative=taylor pde=poisson"):
         assert label in table
     assert (sweep / "comparison.png").stat().st_size > 0 and (sweep / "comparison.csv").is_file()
 
