@@ -195,3 +195,43 @@ def test_a_changed_objective_or_moved_parameters_are_evaluated_afresh():
     opt.step(closure)
     third = len(evaluations) - first - second
     assert second == first - 1 and third == second + 1
+
+
+def test_the_interpolated_first_step_saves_evaluations_and_still_converges():
+    """``initial_step="interpolate"`` starts the line search below the unit step where the last decrease says the
+    unit step would be cut back: fewer evaluations on the same fit, the same 1e-10 optimum, and a resume from a
+    ``weights_only`` checkpoint (the loss one iteration back is in the state) that continues bit for bit; a new
+    objective forgets it; a bad name is refused naming the choices."""
+    kw = {"max_iter": 1, "max_eval": 25, "reuse_evaluation": True}
+    _, opt_u, calls_u = _fit_sine(kw, 60)
+    whole, opt_i, calls_i = _fit_sine({**kw, "initial_step": "interpolate"}, 60)
+    assert calls_i < calls_u, (calls_i, calls_u)
+    state = opt_i.state[opt_i._params[0]]
+    assert isinstance(state["f_prev"], float) and "f_prev" not in opt_u.state[opt_u._params[0]]
+    half, opt_h, _ = _fit_sine({**kw, "initial_step": "interpolate"}, 30)
+    buf = io.BytesIO()
+    torch.save({"model": half.state_dict(), "opt": opt_h.state_dict()}, buf)
+    buf.seek(0)
+    saved = torch.load(buf, weights_only=True)
+    resumed = __import__("copy").deepcopy(half)
+    resumed.load_state_dict(saved["model"])
+    opt_r = SSBroyden(resumed.parameters(), **kw, initial_step="interpolate")
+    opt_r.load_state_dict(saved["opt"])
+    x = torch.linspace(-1, 1, 32, dtype=torch.float64)[:, None]
+
+    def closure():
+        opt_r.zero_grad()
+        loss = ((resumed(x) - torch.sin(3 * x)) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(30):
+        opt_r.step(closure)
+    for a, b in zip(whole.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+    opt_i.objective_changed()
+    assert "f_prev" not in state
+    p, _ = _minimize(SSBroyden, [-1.2, 1.0], rosenbrock, steps=10, max_iter=50, initial_step="interpolate")
+    assert float((p - 1).abs().max()) < 1e-10
+    with pytest.raises(ValueError, match=r"initial_step must be one of \('unit', 'interpolate'\), got 'cubic'"):
+        SSBroyden([torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))], initial_step="cubic")

@@ -24,8 +24,13 @@ all state (``H``, the last loss and gradient, counters) is plain tensors and num
 
 With ``reuse_evaluation=True`` a step starts from the loss and gradient of the point the last step accepted
 (kept in the state) instead of calling the closure again: a step of one iteration then costs its line search's
-evaluations only (typically one). The caller says when the objective changes (new collocation points) with
-:meth:`objective_changed`; a change of the parameters from outside is noticed on its own.
+evaluations only (one where the first trial step is accepted). The caller says when the objective changes (new
+collocation points) with :meth:`objective_changed`; a change of the parameters from outside is noticed on its own.
+
+``initial_step`` is the line search's first trial step: ``"unit"`` (``t = lr``, the quasi-Newton step) or
+``"interpolate"``, ``t = min(lr, 1.01 · 2 (f_k - f_{k-1}) / gᵀd)`` (Nocedal & Wright eq. 3.60, floored at
+``1e-3 lr``): while the loss falls fast this is the unit step, and where the unit step would be cut back it saves the
+evaluation at ``t = lr``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from torch import Tensor
 from .line_search import strong_wolfe
 
 Closure = Callable[[], Tensor]
+INITIAL_STEPS = ("unit", "interpolate")
 
 
 class SelfScaledBroydenFamily(torch.optim.Optimizer):
@@ -60,7 +66,10 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
         c2: float = 0.9,
         max_params: int = 10_000,
         reuse_evaluation: bool = False,
+        initial_step: str = "unit",
     ) -> None:
+        if initial_step not in INITIAL_STEPS:
+            raise ValueError(f"initial_step must be one of {INITIAL_STEPS}, got {initial_step!r}")
         if lr <= 0 or max_iter < 1 or not 0 < c1 < c2 < 1:
             raise ValueError(f"need lr > 0, max_iter >= 1 and 0 < c1 < c2 < 1, got {lr}, {max_iter}, {c1}, {c2}")
         defaults = {"lr": lr, "max_iter": max_iter, "max_eval": max_eval or max_iter * 5 // 4, "c1": c1, "c2": c2,
@@ -85,6 +94,7 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
             )
         self.n = n
         self.reuse_evaluation = bool(reuse_evaluation)
+        self.initial_step = initial_step
 
     # ---- the family ------------------------------------------------------------------------------------
     def theta(self, a: float, b: float, h: float) -> float:
@@ -154,7 +164,7 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
         """The closure's objective changed (e.g. new collocation points): the next step evaluates it afresh.
         ``keep_curvature=False`` also forgets ``H`` (the next step starts from the gradient)."""
         state = self.state[self._params[0]]
-        for key in ("f", "g", "x"):
+        for key in ("f", "g", "x", "f_prev"):
             state.pop(key, None)
         if not keep_curvature:
             state.pop("H", None)
@@ -199,6 +209,8 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
                 H = self._restart(state, g)
                 d, gd = -g, -float(g.dot(g))
             t = group["lr"] * (min(1.0, 1.0 / float(g.abs().sum())) if state["updates"] == 0 else 1.0)
+            if self.initial_step == "interpolate" and state["updates"] > 0 and state.get("f_prev", f) > f:
+                t = min(t, max(1e-3 * t, 1.01 * 2.0 * (f - state["f_prev"]) / gd))
             x = [p.clone() for p in self._params]
             phi = partial(self._evaluate, closure, x, d=d)
             point, used = strong_wolfe(phi, f, g, gd, d, t, group["c1"], group["c2"],
@@ -217,6 +229,8 @@ class SelfScaledBroydenFamily(torch.optim.Optimizer):
                 H = self._restart(state, g)
             state["n_iter"] += 1
             f_old, f, g = f, point.f, point.g
+            if self.initial_step == "interpolate":  # the loss one iteration back, for the next first trial step
+                state["f_prev"] = f_old
             if (float(g.abs().max()) <= group["tolerance_grad"] or abs(f - f_old) < group["tolerance_change"]
                     or float(s.abs().max()) <= group["tolerance_change"] or evals >= group["max_eval"]):  # fmt: skip
                 break
