@@ -1,4 +1,4 @@
-"""Train a PINN: ``python train.py pde=heat derivative=autograd`` (see conf/train.yaml)."""
+"""Train a PINN: ``python train.py pde=heat derivative=autograd`` (see pinnkit/conf/train.yaml)."""
 
 from pinnkit.train import main
 

@@ -1,4 +1,5 @@
-"""Run the accuracy recipes (``conf/experiment/<name>.yaml``) and write the accuracy table beside published figures.
+"""Run the accuracy recipes (``pinnkit/conf/experiment/<name>.yaml``) and write the accuracy table beside published
+figures.
 
     python experiments/accuracy.py burgers                    # one recipe, seed 0
     python experiments/accuracy.py burgers allen_cahn --seeds 3
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: experiments/ and pinnkit/ impo
 from experiments.compare_runs import run_overrides  # noqa: E402
 from pinnkit.atomic import write_csv, write_json, write_text  # noqa: E402
 
-RECIPES = ROOT / "conf" / "experiment"
+RECIPES = ROOT / "pinnkit" / "conf" / "experiment"
 BEGIN, END = "<!-- accuracy-table:begin -->", "<!-- accuracy-table:end -->"
 
 # Published state of the art, rel L2 (all fields), for the same problem unless noted: (figure, source).
@@ -52,7 +53,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
 
 
 def recipes() -> list[str]:
-    """The recipe names: ``conf/experiment/*.yaml``."""
+    """The recipe names: ``pinnkit/conf/experiment/*.yaml``."""
     return sorted(p.stem for p in RECIPES.glob("*.yaml"))
 
 
@@ -233,7 +234,7 @@ def write(rows: list[dict], out: Path, readme: Path | None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("recipes", nargs="*", help=f"recipe names (conf/experiment/*.yaml): {', '.join(recipes())}")
+    p.add_argument("recipes", nargs="*", help=f"recipe names (pinnkit/conf/experiment/*.yaml): {', '.join(recipes())}")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per recipe")
     p.add_argument("--runs", type=Path, default=ROOT / "runs" / "accuracy", help="where the runs are written")
     p.add_argument(

@@ -6,7 +6,9 @@
 Reads every run's ``summary.json`` and ``csv/*/metrics.csv`` (written whatever the logger) and writes into the
 sweep directory ``comparison.md`` / ``comparison.csv`` (status, final rel L2, it/s, median derivative ms, peak
 memory, wall time; peak memory is the process's, so in-process multirun jobs carry earlier jobs' peaks) and
-``comparison.png`` (training loss and rel L2 against wall time, one line per run). A run is every job directory
+``comparison.png`` (training loss and rel L2 against wall time, one line per run), ``comparison_terms.png`` (each
+loss term against the step, one panel per term) and, where runs differ only in ``seed=``, ``comparison_seeds.md``
+(per setting: the number of seeds, rel L2 mean ± std and median, it/s mean ± std). A run is every job directory
 of the sweep (``.hydra/``); one without a readable ``summary.json`` (crashed, killed, still running, a truncated
 file) is listed with its status, never dropped.
 """
@@ -111,6 +113,64 @@ def write(runs: list[dict], sweep: Path) -> None:
     write_text(sweep / "comparison.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(runs, sweep / "comparison.png")
+    plot_terms(runs, sweep / "comparison_terms.png")
+    seeds = seed_table(runs)
+    if seeds:
+        write_text(sweep / "comparison_seeds.md", seeds)
+        print(seeds)
+
+
+def _without_seed(label: str) -> str:
+    return " ".join(w for w in label.split() if not w.startswith("seed=")) or "(all)"
+
+
+def _mean_std(values: list[float], mean: str = ".2e", std: str = ".1e") -> str:
+    if not values:
+        return "–"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{format(statistics.fmean(values), mean)} ± {format(spread, std)}"
+
+
+def seed_table(runs: list[dict]) -> str | None:
+    """The markdown table of runs grouped by their settings less ``seed=`` (``None`` when no setting has more
+    than one seed): finished runs only, each figure over the group's seeds."""
+    groups: dict[str, list[dict]] = {}
+    for r in runs:
+        if r["status"] == "ok":
+            groups.setdefault(_without_seed(r["label"]), []).append(r)
+    if not any(len(g) > 1 for g in groups.values()):
+        return None
+    lines = ["| setting | seeds | rel L2 mean ± std | rel L2 median | it/s mean ± std |", "|---|---|---|---|---|"]
+    for name, group in sorted(groups.items()):
+        l2 = [r["val/l2_rel"] for r in group if r["val/l2_rel"] is not None]
+        speed = [r["it_per_s"] for r in group if r["it_per_s"] is not None]
+        median = f"{statistics.median(l2):.2e}" if l2 else "–"
+        lines.append(f"| {name} | {len(group)} | {_mean_std(l2)} | {median} | {_mean_std(speed, '.1f', '.1f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_terms(runs: list[dict], path: Path) -> None:
+    """Each ``train/loss_<term>`` against the step, one panel per term, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    terms = sorted({k for r in runs for h in r["history"] for k in h if k.startswith("train/loss_")})
+    if not terms:
+        return
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.5), squeeze=False)
+    for ax, term in zip(axes[0], terms, strict=True):
+        for r in runs:
+            pts = sorted((h["step"], h[term]) for h in r["history"] if term in h)
+            if pts:
+                ax.semilogy(*zip(*pts, strict=True), lw=1, label=r["label"])
+        ax.set(xlabel="step", title=term)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
 
 
 def plot(runs: list[dict], path: Path) -> None:

@@ -48,11 +48,16 @@ FEATURES = {
 }  # fmt: skip
 
 
+def conf_dir(tree: Path) -> Path:
+    """A tree's config directory: inside the package, or at the root in trees from before the move."""
+    return tree / "pinnkit" / "conf" if (tree / "pinnkit" / "conf").is_dir() else tree / "conf"
+
+
 def cases(tree: Path) -> dict[str, list[str]]:
     """Every PDE default (``pde=<name>``), every recipe (``experiment=<name>``) and the feature runs."""
-    out = {f"pde={p.stem}": [f"pde={p.stem}"] for p in sorted((tree / "conf" / "pde").glob("*.yaml"))}
+    out = {f"pde={p.stem}": [f"pde={p.stem}"] for p in sorted((conf_dir(tree) / "pde").glob("*.yaml"))}
     out |= {
-        f"experiment={p.stem}": [f"experiment={p.stem}"] for p in sorted((tree / "conf" / "experiment").glob("*.yaml"))
+        f"experiment={p.stem}": [f"experiment={p.stem}"] for p in sorted((conf_dir(tree) / "experiment").glob("*.yaml"))
     }
     return out | {k: list(v) for k, v in FEATURES.items()}
 

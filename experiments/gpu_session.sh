@@ -26,7 +26,7 @@ fi
 [ "${RECIPES:-}" = none ] && { ls -laR "$OUT"; exit 0; }
 
 echo "== accuracy recipes, all at once, $RECIPE_MIN min each"
-recipes=${RECIPES:-$(ls conf/experiment/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')}
+recipes=${RECIPES:-$(ls pinnkit/conf/experiment/*.yaml | xargs -n1 basename | sed 's/\.yaml$//')}
 mkdir -p "$OUT/runs"
 for r in $recipes; do
   timeout $((RECIPE_MIN * 60 + 90)) python3 train.py experiment="$r" trainer="$TRAINER" logger=csv threads=1 seed=0 \

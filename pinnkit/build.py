@@ -3,7 +3,7 @@
 Groups map onto components: ``pde`` -> :class:`~pinnkit.pdes.PDE`, ``model`` -> the net (sized to the PDE),
 ``derivative`` -> a backend, ``data`` -> :class:`~pinnkit.points.CollocationPlan`, ``loss_weights``/``causal``
 -> :class:`~pinnkit.loss.PINNLoss`, ``optim`` -> :class:`~pinnkit.training.Phases`, ``balance`` ->
-:class:`~pinnkit.weighting.GradNormBalance`. Defaults live in ``conf/train.yaml`` alone.
+:class:`~pinnkit.weighting.GradNormBalance`. Defaults live in ``pinnkit/conf/train.yaml`` alone.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from .loss import PINNLoss
 from .nets.constrained import Constrained
+from .observations import Observations, read_observations
 from .points import RAD, CollocationPlan
 from .training import NonFiniteGuard, Phases, PINNModule
 from .training.startup import check_methods
@@ -41,9 +42,15 @@ def options(name: str, given: Mapping[str, Any] | None, cls: type) -> Any:
     return cls(**{k: convert[types[k]](v) for k, v in (given or {}).items()})
 
 
-def build(cfg: DictConfig) -> PINNModule:
-    """The LightningModule a config describes, in float64 when ``trainer.precision`` is 64."""
+def build(cfg: DictConfig, read_data: bool = True) -> PINNModule:
+    """The LightningModule a config describes, in float64 when ``trainer.precision`` is 64. ``read_data=False``
+    (rebuilding a trained run to evaluate it) keeps the ``observed`` term's place without reading the file."""
     pde = instantiate(cfg.pde)
+    if cfg.data.get("observations") and read_data:  # measured data: checked in full before anything trains
+        obs = read_observations(cfg.data.observations, pde.axes, pde.fields, pde.domain)
+        pde.observe(*obs.split(float(cfg.data.get("observations_holdout") or 0.0), int(cfg.seed)))
+    elif cfg.data.get("observations"):
+        pde.observe(Observations.none(pde.axes, pde.fields))
     backend = instantiate(cfg.derivative)
     dims = {"in_dim": len(pde.axes), "out_dim": len(pde.fields)}
     box = {"lower": list(pde.domain.lower), "upper": list(pde.domain.upper), "axes": list(pde.axes)}

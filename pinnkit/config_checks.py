@@ -52,6 +52,8 @@ SCHEMA: dict[str, tuple[str, float | None, bool]] = {
     "data.adaptive.k": (FLOAT, 0, False),
     "data.adaptive.c": (FLOAT, 0, False),
     "data.val_points": (INT, 1, False),
+    "data.observations": (STR, None, True),
+    "data.observations_holdout": (FLOAT, 0, False),
     "balance.every": (INT, 0, False),
     "balance.alpha": (FLOAT, 0, False),
     "attention.eta": (FLOAT, 0, False),

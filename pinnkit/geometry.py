@@ -121,3 +121,78 @@ class ShapeDomain(Box):
             kept.append(x)
             count += x.shape[0]
         return torch.cat(kept)[:n]
+
+
+class GeometryDomain(Box):
+    """A domain bounded by a :class:`~pinnkit.shapes.Shape` (2-D or 3-D, CSG included) over the spatial ``axes``,
+    steady or, with ``time=(t0, t1)``, times a time interval (the time axis first).
+
+    Regions: ``interior`` (rejection from the bounding box), ``boundary`` (all pieces, uniform by measure),
+    ``boundary:<piece>`` (one piece of :attr:`pieces`, or every piece under a prefix: ``boundary:outer`` takes
+    ``outer.x0_lower``, ...) and, with time, ``initial``. :meth:`normal` gives the outward unit normal at boundary
+    points for residuals (flux, Neumann, Robin terms).
+    """
+
+    def __init__(self, shape, axes: Sequence[str], time: Sequence[float] | None = None, time_axis: str = "t") -> None:
+        if len(axes) != shape.dim:
+            raise ValueError(f"a {shape.dim}-D shape needs {shape.dim} axis names, got {list(axes)}")
+        bounds = {time_axis: tuple(time)} if time is not None else {}
+        bounds.update(zip(axes, shape.bounds, strict=True))
+        super().__init__(bounds, time=time_axis if time is not None else None)
+        self.shape, self.pieces = shape, tuple(shape.pieces)
+        self.space = [self.axes.index(a) for a in axes]
+        probe = self.uniform(8192, torch.Generator().manual_seed(0), torch.float64, torch.device("cpu"))
+        self.fill = max(float((shape.sdf(probe[:, self.space]) < 0).double().mean()), 1e-3)
+
+    def regions(self) -> tuple[str, ...]:
+        base = ("interior", "boundary", *(f"boundary:{p}" for p in self.pieces))
+        return ("initial", *base) if self.time else base
+
+    def contains(self, x: Tensor) -> Tensor:
+        return self.shape.sdf(x[..., self.space]) <= 1e-12
+
+    def normal(self, x: Tensor) -> Tensor:
+        """``(..., d)``: the outward unit normal at boundary points ``x (..., d)``, 0 along time."""
+        out = torch.zeros_like(x)
+        out[..., self.space] = self.shape.normal(x[..., self.space])
+        return out
+
+    def piece_index(self, region: str) -> list[int]:
+        """The pieces a ``boundary:<name>`` region takes (module doc); a clear error naming the pieces if none."""
+        name = region.split(":", 1)[1]
+        picked = [i for i, p in enumerate(self.pieces) if p == name or p.startswith(name + ".")]
+        if not picked:
+            raise ValueError(f"unknown boundary piece {name!r}; the pieces are {list(self.pieces)}")
+        return picked
+
+    def _region(
+        self, region: str, n: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device, sampler: str
+    ) -> Tensor:
+        if region not in ("interior", "initial", "boundary") and not region.startswith("boundary:"):
+            raise ValueError(f"unknown region {region!r}; valid: {self.regions()}")
+        if region == "initial" and self.time is None:
+            raise ValueError(f"region 'initial' needs a time interval; valid: {self.regions()}")
+        if region.startswith("boundary"):
+            want = self.piece_index(region) if ":" in region else None
+            kept, count = [], 0
+            while count < n:
+                draw = n - count if want is None else 2 * (n - count) + 16
+                x, _, piece = self.shape.boundary(draw, gen, dtype, device)
+                if want is not None:
+                    x = x[torch.isin(piece, torch.tensor(want, device=piece.device))]
+                kept.append(x)
+                count += x.shape[0]
+            space = torch.cat(kept)[:n].to(device)
+            full = self.uniform(n, gen, dtype, device, sampler)
+            full[:, self.space] = space
+            return full
+        kept, count = [], 0
+        while count < n:  # expected draws: n / fill, with 20% to spare
+            x = self.uniform(math.ceil(1.2 * (n - count) / self.fill) + 16, gen, dtype, device, sampler)
+            x = x[self.shape.sdf(x[:, self.space]) < 0]
+            kept.append(x)
+            count += x.shape[0]
+        x = torch.cat(kept)[:n]
+        if region == "initial":
+            x[:, self.axes.index(self.time)] = self.lower[self.axes.index(self.time)]
+        return x

@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 PACKAGES = ("pinnkit", "torch", "lightning", "hydra-core", "wandb", "numpy")
 
@@ -46,7 +46,8 @@ def make_logger(
         kwargs["tags"] = [pde_name, backend_name, *(cfg.logger.get("tags") or [])]
         if run_id:
             kwargs.update(id=run_id, resume="allow")
-    return instantiate(cfg.logger, **kwargs)
+    node = {k: v for k, v in OmegaConf.to_container(cfg.logger, resolve=True).items() if k != "artifacts"}
+    return instantiate(node, **kwargs)
 
 
 def run_metadata(device: torch.device) -> dict[str, Any]:
@@ -69,6 +70,24 @@ def run_metadata(device: torch.device) -> dict[str, Any]:
         cpu = platform.processor() or platform.machine()
         name = f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
     return {"git_sha": sha or None, "versions": versions, "device": f"{device.type}: {name}"}
+
+
+def record_outcome(logger: Logger | None, summary: dict[str, Any], files: list[Path], artifacts: bool) -> None:
+    """On W&B: the run's outcome as its summary (final metrics, steps, wall time, speed, peak memory, how it
+    stopped: every scalar of ``summary``) and, with ``artifacts``, ``files`` that exist (``solution.npz``, the best
+    checkpoint) as one artifact of type ``results``. Other loggers: nothing (the run directory holds the same)."""
+    if not isinstance(logger, WandbLogger):
+        return
+    import wandb
+
+    run = logger.experiment
+    run.summary.update({k: v for k, v in summary.items() if isinstance(v, (int, float, str, bool)) or v is None})
+    present = [f for f in files if f.is_file()]
+    if artifacts and present:
+        artifact = wandb.Artifact(f"results-{run.id}", type="results")
+        for f in present:
+            artifact.add_file(str(f), name=f.name)
+        run.log_artifact(artifact)
 
 
 def finish(logger: Logger | None) -> None:

@@ -42,7 +42,7 @@ class PINNLoss:
         attention: ResidualAttention | None = None,
     ) -> None:
         self.pde, self.derivative = pde, derivative
-        self.terms: list[Term] = pde.terms()
+        self.terms: list[Term] = pde.loss_terms()
         names = [t.name for t in self.terms]
         unknown = set(weights or {}) - set(names)
         if unknown:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .pdes import PDE, Term
+from .pdes.base import FIXED_REGIONS
 from .sampling import SAMPLERS, adaptive_choice
 
 #: a term's residual at candidate points, ``(term, x (n, d)) -> (n,) or (n, k)``: how RAD scores candidates
@@ -78,12 +79,11 @@ class CollocationPlan:
         second_from: int | None = None,
         second_every: int = 0,
     ) -> None:
-        self.pde, self.terms = pde, pde.terms()
+        self.pde, self.terms = pde, pde.loss_terms()
         self.points = dict(points)
         for t in self.terms:
-            if t.region == "data":  # fixed observation points, from the PDE
-                if not callable(getattr(pde, "data_points", None)):
-                    raise ValueError(f"term {t.name!r} uses region 'data' but {pde.name} has no data_points()")
+            if t.region in FIXED_REGIONS:  # fixed observation points, from the PDE
+                pde.fixed_points(t.region)  # a clear error now if there are none
                 continue
             n = self.points.get(t.points_key)
             if n is None or int(n) < 1:
@@ -134,8 +134,8 @@ class CollocationPlan:
         gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + key)
         pts = {}
         for t in self.terms:
-            if t.region == "data":
-                pts[t.name] = self.pde.data_points().to(device, dtype)
+            if t.region in FIXED_REGIONS:
+                pts[t.name] = self.pde.fixed_points(t.region).to(device, dtype)
                 continue
             n = int(self.points[t.points_key])
             pool = self.rad.pool if t.region == "interior" else 0
@@ -146,7 +146,8 @@ class CollocationPlan:
                 x = x[adaptive_choice(r, n, self.rad.k, self.rad.c, gen)]
             pts[t.name] = x
         if world > 1:
-            pts = {k: v[rank::world] for k, v in pts.items()}
+            fixed = {t.name for t in self.terms if t.region in FIXED_REGIONS}  # paired with their values: whole
+            pts = {k: v if k in fixed else v[rank::world] for k, v in pts.items()}
         if self.edge_terms:  # the interior residual at the edge terms' points too, appended in term order
             edge = [pts[t.name] for t in self.edge_terms]
             pts = {k: torch.cat([v, *edge]) if k == self.edge_host.name else v for k, v in pts.items()}
@@ -172,7 +173,7 @@ class CollocationPlan:
     def count(self, term: str) -> int:
         """Points of ``term`` per step in one process (an interior term with edge tails counts them too)."""
         t = next((t for t in self.terms if t.name == term), None)
-        if t is None or t.region == "data":
+        if t is None or t.region in FIXED_REGIONS:
             raise ValueError(f"count() takes a sampled term of {self.pde.name}: {[t.name for t in self.own_terms]}")
         n = int(self.points[t.points_key])
         if self.edge_host is not None and t.name == self.edge_host.name:
@@ -188,7 +189,7 @@ class CollocationPlan:
             * (2 if t.region.startswith("periodic") else 1)
             * (pool if t.region == "interior" else 1)
             for t in self.terms
-            if t.region != "data"
+            if t.region not in FIXED_REGIONS
         )
 
 
@@ -204,16 +205,16 @@ class ValidationSet:
 
     @staticmethod
     def grid(pde: PDE, residual_points: int, seed: int, dtype: torch.dtype, device: torch.device) -> ValidationSet:
-        """The PDE's reference grid (the points the domain contains) and ``residual_points`` interior points
-        drawn from ``seed``."""
+        """The PDE's evaluation grid (the points the domain contains) with its reference where the PDE has one,
+        and ``residual_points`` interior points drawn from ``seed``."""
         _, mesh = pde.grid()
         flat = mesh.reshape(-1, mesh.shape[-1]).to(device)
         mask = pde.domain.contains(flat)
         flat = flat[mask]
-        ref = pde.exact(flat).reshape(flat.shape[0], -1)
+        ref = pde.exact(flat).reshape(flat.shape[0], -1).to(dtype) if pde.has_reference else None
         gen = torch.Generator(device=device).manual_seed(seed + 7919)
         inner = pde.domain.sample("interior", residual_points, gen, dtype, device)
-        return ValidationSet(flat.to(dtype), ref.to(dtype), inner, mask)
+        return ValidationSet(flat.to(dtype), ref, inner, mask)
 
     def shard(self, rank: int, world: int) -> tuple[Tensor, Tensor | None]:
         """This rank's share of the points and reference."""

@@ -50,7 +50,7 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_targets: Se
     cfg = {k: v for k, v in cfg.items() if k not in ("trainer", "logger", "hydra", "paths")}
     cfg["trainer"] = {"precision": str((ckpt["pinnkit"]["config"].get("trainer") or {}).get("precision", "32-true"))}
     check_targets(cfg, allow_targets, source=f"checkpoint {str(path)!r}")
-    module = build(OmegaConf.create(cfg))
+    module = build(OmegaConf.create(cfg), read_data=False)  # measured data shaped the weights: not read again
     check_weights_fit(ckpt, module, path)
     module.load_state_dict(ckpt["state_dict"])  # build() already gave the module the run's dtype
     return module.to(device=device).eval()

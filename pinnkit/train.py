@@ -6,6 +6,7 @@ that ``python train.py ...`` runs.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import warnings
@@ -18,7 +19,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -27,14 +28,16 @@ from .atomic import write_json
 from .build import build
 from .checkpoints import SafeCheckpointIO, read_checkpoint
 from .config_checks import MATMUL_PRECISIONS, check_config, check_fits
-from .loggers import finish, make_logger, run_metadata
-from .plots import SolutionPlots, save_solution
+from .loggers import finish, make_logger, record_outcome, run_metadata
+from .plots import SolutionPlots, plot_losses
 from .resume import check_resume
 from .rundir import claim, inside, requeued_checkpoint
+from .solution import save_solution
 from .training import NonFiniteLossError, PINNModule, StepsPerBatch
 from .training.stopping import FinalCheckpoint, RunInterrupted, SignalStop
+from .training.validation import objective
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")  # package data: found in a wheel install too
 
 
 def batch_cadence(cfg: DictConfig, k: int) -> dict[str, int]:
@@ -134,11 +137,11 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
     if not any(isinstance(lg, CSVLogger) for lg in loggers):  # metrics.csv in every run, for compare_runs.py
         loggers.append(CSVLogger(run_dir, name="csv"))
     ckpt_dir = run_dir / "checkpoints"
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val/l2_rel", mode="min", save_last=True, filename="best",
-                                 enable_version_counter=False)  # fmt: skip
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor=objective(module.pde), mode="min", save_last=True,
+                                 filename="best", enable_version_counter=False)  # fmt: skip
     final, signals, checkpoint_io = FinalCheckpoint(ckpt_dir / "last.ckpt"), SignalStop(), SafeCheckpointIO()
-    callbacks: list[L.Callback] = [StepsPerBatch(), checkpoint, final, signals, LearningRateMonitor("step"),
-                                   SolutionPlots(run_dir / "plots"), *extra_callbacks]  # fmt: skip
+    callbacks: list[L.Callback] = [StepsPerBatch(), checkpoint, final, signals, SolutionPlots(run_dir / "plots"),
+                                   *extra_callbacks]  # fmt: skip
     if cfg.trainer.get("enable_progress_bar", True):  # redrawing every step costs PINN steps ~30% on CPU
         callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.progress_refresh)))
     trainer: L.Trainer = instantiate(
@@ -179,6 +182,7 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
             "it_per_s": trainer.global_step / time_s if time_s > 0 else None,
             "segments": segments,
             "pde": module.pde.name,
+            "objective": objective(module.pde),
             "derivative": module.derivative.name,
             "stopped": None if stopped is None else stopped[0],
             "stop_message": None if stopped is None else stopped[1],
@@ -186,7 +190,7 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
             "last_checkpoint": (checkpoint_io.last_kept(ckpt_dir) or (None,))[0],
             "peak_mem_mb": peak_memory_mb(trainer.strategy.root_device),
             "world_size": trainer.world_size,
-            "learned": module.pde.learned() if callable(getattr(module.pde, "learned", None)) else None,
+            "learned": module.pde.learned() or None,
             "ranks_in_sync": in_sync,
             **meta,
             "config": resolved,
@@ -195,8 +199,15 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
             write_json(run_dir / "summary.json", summary)
             if stopped is None or stopped[0] == "signal":
                 save_solution(module, run_dir / "solution.npz")
+            best = checkpoint.best_model_path
+            record_outcome(logger, summary, [run_dir / "solution.npz", *([Path(best)] if best else [])],
+                           bool(cfg.get("logger") and cfg.logger.get("artifacts")))  # fmt: skip
+            csv_log = next(lg for lg in loggers if isinstance(lg, CSVLogger))
+            if (Path(csv_log.log_dir) / "metrics.csv").is_file():
+                plot_losses(Path(csv_log.log_dir) / "metrics.csv", run_dir / "plots" / "losses.png", module.pde.name)
             if stopped is None:
-                print(f"val/l2_rel={summary['val/l2_rel']:.1e} steps={summary['steps']} time={time_s:.0f}s")
+                key = objective(module.pde)
+                print(f"{key}={summary[key]:.1e} steps={summary['steps']} time={time_s:.0f}s")
         if stopped is not None and stopped[0] == "nonfinite":
             raise NonFiniteLossError(stopped[1])
         if stopped is not None:
@@ -237,8 +248,17 @@ def peak_memory_mb(device: torch.device) -> float:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float:
-    """``python train.py [overrides]``; returns the final ``val/l2_rel`` (the objective of Hydra sweepers)."""
+    """``python train.py [overrides]``; returns the run's final objective (``val/l2_rel``, or ``val/loss`` for a PDE
+    without a reference), which Hydra's sweepers minimize."""
     return run(cfg)
+
+
+def cli() -> None:
+    """The ``pinnkit-train`` command (and ``python -m pinnkit``): :func:`main` with the working directory importable,
+    as ``python train.py`` has its own directory, so a project's own classes are found by their module names."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    main()
 
 
 def run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> float:
@@ -246,7 +266,8 @@ def run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> float:
     ``128 + signal`` (143 for SIGTERM, 130 for SIGINT) when a signal stopped the run."""
     torch.set_num_threads(cfg.threads or torch.get_num_threads())
     try:
-        return train(cfg, callbacks)["val/l2_rel"]
+        summary = train(cfg, callbacks)
+        return summary[summary["objective"]]
     except RunInterrupted as err:  # pre-empted: an honest non-zero exit, after the checkpoint and summary
         print(f"pinnkit: {err}", file=sys.stderr)
         sys.exit(err.exit_code)

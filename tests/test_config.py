@@ -87,7 +87,7 @@ def test_bad_values_give_clear_errors(tmp_path):
 
 
 def test_cli_rejects_unknown_pde_with_the_list(tmp_path):
-    root = Path(CONF_DIR).parent
+    root = Path(CONF_DIR).parents[1]
     proc = subprocess.run(
         [sys.executable, str(root / "train.py"), "pde=nope", f"hydra.run.dir={tmp_path}"],
         capture_output=True, text=True, timeout=120,

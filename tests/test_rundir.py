@@ -29,13 +29,14 @@ def test_a_fresh_run_into_a_used_directory_needs_overwrite_which_clears_the_old_
     from pinnkit.rundir import RunDirError
 
     train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=4", "trainer.val_check_interval=1"))
-    assert len(list((tmp_path / "plots").glob("*.png"))) == 4
+    assert len(list((tmp_path / "plots").glob("solution_step*.png"))) == 4
     with pytest.raises(RunDirError, match=r"holds an earlier run's outputs \['checkpoints', 'csv', 'plots'.*overwrite"):
         train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=4", "trainer.val_check_interval=2"))
     summary = train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=4", "trainer.val_check_interval=2",
                                 "overwrite=true"))  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "plots").glob("*.png")) == [
-        "solution_step0000002.png", "solution_step0000004.png"]  # fmt: skip
+        "losses.png", "slices_step0000002.png", "slices_step0000004.png", "solution_step0000002.png",
+        "solution_step0000004.png"]  # fmt: skip
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     assert len(list((tmp_path / "csv").iterdir())) == 1 and summary["steps"] == 4
 

@@ -117,7 +117,8 @@ def test_adam_then_lbfgs_both_count_and_lbfgs_iterates(tmp_path, monkeypatch):
 def test_outputs_predict_and_cli(tmp_path, capsys):
     train(compose_cfg(tmp_path, *FAST, "trainer.max_steps=4", "trainer.val_check_interval=2"))
     assert sorted(p.name for p in (tmp_path / "plots").glob("*.png")) == [
-        "solution_step0000002.png", "solution_step0000004.png"]  # fmt: skip
+        "losses.png", "slices_step0000002.png", "slices_step0000004.png", "solution_step0000002.png",
+        "solution_step0000004.png"]  # fmt: skip
     sol = np.load(tmp_path / "solution.npz")
     assert sol["u_pred"].shape == sol["u_ref"].shape == (101, 201) and sol["x"].shape == (201,)
     err = sol["u_pred"] - sol["u_ref"]

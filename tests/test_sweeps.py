@@ -42,7 +42,7 @@ def test_a_2x2_multirun_sweep_and_its_comparison(tmp_path):
 
 
 def test_wandb_sweep_parameters_are_valid_overrides(tmp_path):
-    spec = yaml.safe_load((ROOT / "conf" / "wandb_sweep" / "backends.yaml").read_text())
+    spec = yaml.safe_load((Path(CONF_DIR) / "wandb_sweep" / "backends.yaml").read_text())
     assert spec["command"][-1] == "${args_no_hyphens}" and spec["program"] == "train.py"
     overrides = []
     for key, p in spec["parameters"].items():

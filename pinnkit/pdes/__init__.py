@@ -9,13 +9,15 @@ from .helmholtz import Helmholtz
 from .kdv import KdV
 from .klein_gordon import KleinGordon
 from .kovasznay import Kovasznay
+from .membrane import Membrane
 from .poisson import Poisson
+from .poisson_hole import PoissonHole
 from .schrodinger import Schrodinger
 from .vector3d import Vector3D
 from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
-           AllenCahn, KdV, Schrodinger)  # fmt: skip
+           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "KdV",
     "KleinGordon",
     "Kovasznay",
+    "Membrane",
     "Poisson",
+    "PoissonHole",
     "Schrodinger",
     "Term",
     "Vector3D",

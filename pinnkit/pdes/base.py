@@ -9,6 +9,7 @@ never needs to know which PDE it trains.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -20,8 +21,10 @@ from ..derivatives import Derivatives
 from ..domain import Box
 
 Residual = Callable[[Derivatives, Tensor], Tensor]
+#: regions whose points are fixed, not sampled: a PDE's own ``data_points()``, and measured ``observed`` data
+FIXED_REGIONS = ("data", "observed")
 #: the PDEs that implement ansatz()
-HARD_PDES = "heat, poisson, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger"
+HARD_PDES = "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger"
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,67 @@ class PDE(nn.Module):
     def terms(self) -> list[Term]:
         raise NotImplementedError
 
+    def learn_coefficients(self, learn: Mapping[str, float] | None, fixed: Mapping[str, float]) -> None:
+        """Make coefficients learnable (an inverse problem): ``learn`` maps names of ``fixed`` (the coefficients the
+        PDE has, with their given values) to initial values; each is trained as its log, so it stays positive."""
+        self.fixed_coefficients, self.learned_names = dict(fixed), tuple(learn or {})
+        for name, init in (learn or {}).items():
+            if name not in fixed:
+                raise ValueError(f"{self.name}: pde.learn names {name!r}; the coefficients are {sorted(fixed)}")
+            if not float(init) > 0:
+                raise ValueError(f"{self.name}: pde.learn.{name} is the initial value, it must be > 0, got {init}")
+            self.register_parameter(f"log_{name}", nn.Parameter(torch.tensor(math.log(float(init)))))
+
+    def coefficient(self, name: str) -> Tensor | float:
+        """A coefficient's value: ``exp`` of its trained log when learned, else the given number."""
+        if name in getattr(self, "learned_names", ()):
+            return torch.exp(getattr(self, f"log_{name}"))
+        return self.fixed_coefficients[name]
+
+    def learned(self) -> dict[str, float]:
+        """The learned coefficients and, as ``<name>_true``, the values given in the config (logged as ``pde/``)."""
+        names = getattr(self, "learned_names", ())
+        return {
+            **{n: float(self.coefficient(n)) for n in names},
+            **{f"{n}_true": self.fixed_coefficients[n] for n in names},
+        }
+
+    def loss_terms(self) -> list[Term]:
+        """What training fits: :meth:`terms`, plus the ``observed`` term once :meth:`observe` gave it data."""
+        terms = self.terms()
+        if getattr(self, "observed_fields", None):
+            terms.append(Term("observed", "observed", self.observed_fields, self._observed_residual))
+        return terms
+
+    def observe(self, train, held_out=None) -> None:
+        """Fit measured data too (:class:`~pinnkit.observations.Observations`): ``train`` feeds the ``observed`` term,
+        ``held_out`` the validation metric ``val/data_rel``. Buffers, not state: a checkpoint does not carry them."""
+        self.observed_fields = tuple(train.fields)
+        self.register_buffer("observed_x", train.x, persistent=False)
+        self.register_buffer("observed_values", train.values, persistent=False)
+        self.register_buffer("held_out_x", None if held_out is None else held_out.x, persistent=False)
+        self.register_buffer("held_out_values", None if held_out is None else held_out.values, persistent=False)
+
+    def _observed_residual(self, d: Derivatives, x: Tensor) -> Tensor:
+        pred = torch.stack([d[f] for f in self.observed_fields], -1)
+        return pred - self.observed_values.to(pred.dtype)
+
+    def fixed_points(self, region: str) -> Tensor:
+        """The points of a region in :data:`FIXED_REGIONS`."""
+        if region == "observed":
+            return self.observed_x
+        data = getattr(self, "data_points", None)
+        if not callable(data):
+            raise ValueError(f"a term of {self.name} uses region 'data' but {self.name} has no data_points()")
+        return data()
+
     def exact(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{self.name} has no reference solution")
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether :meth:`exact` gives a reference: without one, validation scores the held-out residuals."""
+        return type(self).exact is not PDE.exact
 
     def ansatz(self, x, ops):
         """Hard constraints ``u = b + φ ⊙ N``: return ``(b, φ)`` at ``x``, built from ``+ - *`` and ``ops``

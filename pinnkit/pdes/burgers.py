@@ -11,6 +11,7 @@ the reference satisfies the PDE to round-off at any point (tested) and converges
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -52,11 +53,13 @@ class Burgers(PDE):
         nodes: int = 200,
         hard: bool = False,
         periodic: bool = False,
+        learn: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(Box({"t": (0.0, 1.0), "x": (-1.0, 1.0)}), {"t": nt, "x": nx}, hard)
         if nu <= 0:
             raise ValueError(f"burgers: nu must be > 0, got {nu}")
         self.nu_true, self.nodes, self.periodic = nu, nodes, bool(periodic)
+        self.learn_coefficients(learn, {"nu": nu})  # learn={nu: 0.05}: ν from data, nu the true value
 
     @property
     def nu(self) -> Tensor | float:
@@ -68,7 +71,8 @@ class Burgers(PDE):
         return combination("u", {"t": 1.0, "xx": -self.nu_true})
 
     def terms(self) -> list[Term]:
-        pde = Term("pde", "interior", ("u", "u_x", self.operator), self.residual)
+        needs = ("u", "u_x", "u_t", "u_xx") if self.learned_names else ("u", "u_x", self.operator)
+        pde = Term("pde", "interior", needs, self.residual)
         ic = Term("ic", "initial", ("u",), lambda d, x: d["u"] + torch.sin(math.pi * self.col(x, "x")))
         if self.periodic:  # the odd initial state keeps u(t, ±1) = 0 on the 2-periodic line: the same solution
             edge = Term("periodic", "periodic:x", ("u", "u_x"),
@@ -85,6 +89,8 @@ class Burgers(PDE):
         return -ops.sin(xs * math.pi), t if self.periodic else t * (1.0 - xs * xs)
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
+        if self.learned_names:  # a learned ν multiplies its part, outside a combination
+            return d["u_t"] + d["u"] * d["u_x"] - self.coefficient("nu") * d["u_xx"]
         return d[self.operator] + d["u"] * d["u_x"]
 
     def exact(self, x: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ Exact solution: u = exp(-κ π² t) sin(π x).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
@@ -23,11 +24,15 @@ class Heat(PDE):
     axes = ("t", "x")
     fields = ("u",)
 
-    def __init__(self, kappa: float = 0.1, nt: int = 101, nx: int = 201, hard: bool = False) -> None:
+    def __init__(
+        self, kappa: float = 0.1, nt: int = 101, nx: int = 201, hard: bool = False,
+        learn: Mapping[str, float] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(Box({"t": (0.0, 1.0), "x": (-1.0, 1.0)}), {"t": nt, "x": nx}, hard)
         if kappa <= 0:
             raise ValueError(f"heat: kappa must be > 0, got {kappa}")
         self.kappa = kappa
+        self.learn_coefficients(learn, {"kappa": kappa})  # learn={kappa: 0.5}: κ from data, kappa the true value
 
     @property
     def operator(self) -> str:
@@ -35,7 +40,8 @@ class Heat(PDE):
         return combination("u", {"t": 1.0, "xx": -self.kappa})
 
     def terms(self) -> list[Term]:
-        pde = Term("pde", "interior", (self.operator,), self.residual)
+        needs = ("u_t", "u_xx") if self.learned_names else (self.operator,)  # a learned κ multiplies its part
+        pde = Term("pde", "interior", needs, self.residual)
         if self.hard:
             return [pde]
         return [
@@ -50,6 +56,8 @@ class Heat(PDE):
         return ops.sin(xs * math.pi), t * (1.0 - xs * xs)
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
+        if self.learned_names:
+            return d["u_t"] - self.coefficient("kappa") * d["u_xx"]
         return d[self.operator]
 
     def exact(self, x: Tensor) -> Tensor:

@@ -33,22 +33,19 @@ class Poisson(PDE):
     fields = ("u",)
 
     def __init__(self, n: int = 101, geometry: str = "square", hard: bool = False) -> None:
-        domains = {
-            "square": lambda: Box({"x": (0.0, 1.0), "y": (0.0, 1.0)}, time=None),
-            "lshape": lambda: ShapeDomain(l_shape()),
-            "disk": lambda: ShapeDomain(Disk()),
-        }
-        if geometry not in domains:
-            raise ValueError(f"poisson: unknown geometry {geometry!r}; valid: {GEOMETRIES}")
         self.geometry = geometry
-        super().__init__(domains[geometry](), {"x": n, "y": n}, hard)
+        super().__init__(plane_domain(geometry, self.name), {"x": n, "y": n}, hard)
         self.lap = laplacian("u", self.axes)
 
     def terms(self) -> list[Term]:
         pde = Term("pde", "interior", (self.lap,), self.residual)
         if self.hard:
             return [pde]
-        return [pde, Term("bc", "boundary", ("u",), lambda d, x: d["u"] - self.exact(x)[..., 0])]
+        return [pde, Term("bc", "boundary", ("u",), lambda d, x: d["u"] - self.boundary_value(x))]
+
+    def boundary_value(self, x: Tensor) -> Tensor:
+        """The Dirichlet data ``(...,)``: the manufactured solution."""
+        return self.exact(x)[..., 0]
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
         return -d[self.lap] - self.source(x)
@@ -76,11 +73,29 @@ class Poisson(PDE):
 
     def ansatz(self, x, ops):
         xs, ys = ops.col(x, 0), ops.col(x, 1)
-        r2 = xs * xs + ys * ys
-        if self.geometry == "square":
-            phi = 16.0 * (xs * (1.0 - xs)) * (ys * (1.0 - ys))
-        elif self.geometry == "lshape":
-            phi = (1.0 - xs * xs) * (1.0 - ys * ys) * (ops.sqrt(r2) - xs - ys)
-        else:
-            phi = (1.0 - r2) * 0.5
-        return r2 * 0.25, phi
+        return (xs * xs + ys * ys) * 0.25, vanishing(self.geometry, x, ops)
+
+
+def plane_domain(geometry: str, pde: str) -> Box:
+    """The domain a ``geometry`` name stands for: ``square`` ``[0, 1]²``, ``lshape`` ``[-1, 1]² \\ (0, 1]²``,
+    ``disk`` the unit disk."""
+    domains = {
+        "square": lambda: Box({"x": (0.0, 1.0), "y": (0.0, 1.0)}, time=None),
+        "lshape": lambda: ShapeDomain(l_shape()),
+        "disk": lambda: ShapeDomain(Disk()),
+    }
+    if geometry not in domains:
+        raise ValueError(f"{pde}: unknown geometry {geometry!r}; valid: {GEOMETRIES}")
+    return domains[geometry]()
+
+
+def vanishing(geometry: str, x, ops):
+    """``φ (..., 1)``: zero on the boundary of :func:`plane_domain`'s ``geometry``, positive inside (module doc),
+    on tensors or jets (``ops``, :mod:`pinnkit.nets.constrained`)."""
+    xs, ys = ops.col(x, 0), ops.col(x, 1)
+    if geometry == "square":
+        return 16.0 * (xs * (1.0 - xs)) * (ys * (1.0 - ys))
+    r2 = xs * xs + ys * ys
+    if geometry == "lshape":
+        return (1.0 - xs * xs) * (1.0 - ys * ys) * (ops.sqrt(r2) - xs - ys)
+    return (1.0 - r2) * 0.5

@@ -25,9 +25,12 @@ def log_step(module: L.LightningModule, loss: Tensor, losses: dict[str, Tensor])
         module.log_dict({f"train/weight_{t.name}": w for t, w in weights})
     if module.causal_weights is not None:  # the last chunk's weight: near 1 once every time is resolved
         module.log("train/causal_weight_min", module.causal_weights[-1])
-    learned = getattr(module.pde, "learned", None)
-    if callable(learned):  # inverse problems: the PDE's trainable coefficients, e.g. pde/nu
-        module.log_dict({f"pde/{k}": float(v) for k, v in learned().items()})
+    active = module.phases.last_optimizer  # the phase that took this step only: none for a phase not yet running
+    if active is not None and "lr" in active.param_groups[0]:
+        module.log(f"lr-{type(active).__name__}", float(active.param_groups[0]["lr"]))
+    learned = module.pde.learned()  # inverse problems: the PDE's trainable coefficients, e.g. pde/nu
+    if learned:
+        module.log_dict({f"pde/{k}": float(v) for k, v in learned.items()})
     module.log("perf/wall_s", now - timing.start)
     rate = timing.rate(module.global_step, now)
     if rate is not None:

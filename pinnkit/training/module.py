@@ -1,9 +1,10 @@
 """The generic PINN LightningModule: the hooks that tie the points, the loss, the optimizer phases, the non-finite
 guard and the logging together. It knows nothing of a particular PDE.
 
-Logged keys: ``train/loss``, ``train/loss_<term>``, ``val/l2_rel``, ``val/loss_<term>`` for the interior term,
-``perf/it_per_s``, ``perf/deriv_ms`` (values + derivatives + residuals of one step), ``perf/deriv_share`` (that
-over the mean step time) and, on CUDA, ``perf/gpu_mem_gb``; all on the logging cadence.
+Logged keys: ``train/loss``, ``train/loss_<term>``, ``val/l2_rel`` (with a reference), ``val/loss_<term>`` for the
+interior terms and their sum ``val/loss``, ``lr-<optimizer>`` of the phase that took the step, ``perf/it_per_s``,
+``perf/deriv_ms`` (values + derivatives + residuals of one step), ``perf/deriv_share`` (that over the mean step
+time) and, on CUDA, ``perf/gpu_mem_gb``; all on the logging cadence.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ class Phases:
         self.second_from, self.grad_clip = second_from, grad_clip
         self.resample_every, self.keep_curvature = int(resample_every), bool(keep_curvature)
         self.closure_calls = 0
+        self.last_optimizer: torch.optim.Optimizer | None = None
 
     def in_second_phase(self, step: int) -> bool:
         return self.second_from is not None and step >= self.second_from
@@ -74,9 +75,10 @@ class Phases:
         opts = module.optimizers()
         opts = opts if isinstance(opts, list) else [opts]
         step = module.global_step
+        opt = opts[1] if self.in_second_phase(step) else opts[0]
+        self.last_optimizer = getattr(opt, "optimizer", opt)  # the one that took this step (its lr is logged)
         if not self.in_second_phase(step):
-            return self._first_order_step(module, opts[0], batch)
-        opt = opts[1]
+            return self._first_order_step(module, opt, batch)
         if step > self.second_from and module.plan.key(step) != module.plan.key(step - 1):
             self._new_objective(opt)
         if isinstance(opt, ENGD):

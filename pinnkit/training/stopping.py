@@ -97,7 +97,7 @@ class FinalCheckpoint(Checkpoint):
             return
         if module.nonfinite_report() is not None:
             return
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # the full state (optimizers, loops): a resume needs it
         self._saved_step = trainer.global_step
 
     def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
