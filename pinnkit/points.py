@@ -130,7 +130,8 @@ class CollocationPlan:
         self, key: int, dtype: torch.dtype, device: torch.device, score: Score, rank: int = 0, world: int = 1
     ) -> Batch:
         """Every term's points for ``key``, from a generator seeded by ``(seed, key)`` (reproducible on a device
-        type), this rank's slice ``rank::world`` of the global set, edge tails appended, laid out."""
+        type), this rank's slice ``rank::world`` of the global set (fixed data points whole: they pair with their
+        values), edge tails appended, laid out."""
         gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + key)
         pts = {}
         for t in self.terms:
