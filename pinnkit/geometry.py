@@ -91,6 +91,20 @@ def l_shape() -> Polygon:
     return Polygon([(-1, -1), (1, -1), (1, 0), (0, 0), (0, 1), (-1, 1)])
 
 
+def inside_points(box: Box, n: int, inside, gen: torch.Generator, dtype: torch.dtype, device: torch.device,
+                  sampler: str) -> Tensor:  # fmt: skip
+    """``n`` points ``(n, d)`` of ``box`` where ``inside(x) -> (m,) bool`` holds, by rejection from the box; draws
+    ``n / box.fill`` with 20% to spare per round."""
+    kept: list[Tensor] = []
+    count = 0
+    while count < n:
+        x = box.uniform(math.ceil(1.2 * (n - count) / box.fill) + 16, gen, dtype, device, sampler)
+        x = x[inside(x)]
+        kept.append(x)
+        count += x.shape[0]
+    return torch.cat(kept)[:n]
+
+
 class ShapeDomain(Box):
     """A 2-D steady domain bounded by ``shape`` (a :class:`Disk` or :class:`Polygon`), over ``axes``."""
 
@@ -113,14 +127,7 @@ class ShapeDomain(Box):
             return self.shape.boundary(unit_cube(sampler, n, 1, gen, dtype, device)[:, 0])
         if region != "interior":
             raise ValueError(f"unknown region {region!r} for a {type(self.shape).__name__}; valid: {self.regions()}")
-        kept: list[Tensor] = []
-        count = 0
-        while count < n:  # expected draws: n / fill, with 20% to spare
-            x = self.uniform(math.ceil(1.2 * (n - count) / self.fill) + 16, gen, dtype, device, sampler)
-            x = x[self.shape.sdf(x) < 0]
-            kept.append(x)
-            count += x.shape[0]
-        return torch.cat(kept)[:n]
+        return inside_points(self, n, lambda x: self.shape.sdf(x) < 0, gen, dtype, device, sampler)
 
 
 class GeometryDomain(Box):
@@ -186,13 +193,7 @@ class GeometryDomain(Box):
             full = self.uniform(n, gen, dtype, device, sampler)
             full[:, self.space] = space
             return full
-        kept, count = [], 0
-        while count < n:  # expected draws: n / fill, with 20% to spare
-            x = self.uniform(math.ceil(1.2 * (n - count) / self.fill) + 16, gen, dtype, device, sampler)
-            x = x[self.shape.sdf(x[:, self.space]) < 0]
-            kept.append(x)
-            count += x.shape[0]
-        x = torch.cat(kept)[:n]
+        x = inside_points(self, n, lambda x: self.shape.sdf(x[:, self.space]) < 0, gen, dtype, device, sampler)
         if region == "initial":
             x[:, self.axes.index(self.time)] = self.lower[self.axes.index(self.time)]
         return x

@@ -105,6 +105,7 @@ class CollocationPlan:
             )
         self.edge_host = interior[0] if self.edge_terms else None
         self.own_terms = [t for t in self.terms if all(t is not e for e in self.edge_terms)]  # with own points
+        self.fixed_terms = {t.name for t in self.terms if t.region in FIXED_REGIONS}  # paired with values: not sliced
         self.fuse = fuse and len(self.terms) > 1
         self._cache: tuple[int, Batch] | None = None
 
@@ -147,8 +148,7 @@ class CollocationPlan:
                 x = x[adaptive_choice(r, n, self.rad.k, self.rad.c, gen)]
             pts[t.name] = x
         if world > 1:
-            fixed = {t.name for t in self.terms if t.region in FIXED_REGIONS}  # paired with their values: whole
-            pts = {k: v if k in fixed else v[rank::world] for k, v in pts.items()}
+            pts = {k: v if k in self.fixed_terms else v[rank::world] for k, v in pts.items()}
         if self.edge_terms:  # the interior residual at the edge terms' points too, appended in term order
             edge = [pts[t.name] for t in self.edge_terms]
             pts = {k: torch.cat([v, *edge]) if k == self.edge_host.name else v for k, v in pts.items()}

@@ -19,7 +19,8 @@ Every shape answers:
   :meth:`Shape.normal` (the normalized SDF gradient) is the fallback for a shape of your own.
 
 A piece is named by its primitive's ``name`` (plus the face for a rectangle): in ``Rectangle(..., name="outer") -
-Ball(..., name="hole")`` the pieces are ``outer.x_lower``, ..., ``hole``; the points of a piece keep their
+Ball(..., name="hole")`` the pieces are ``outer.x0_lower``, ..., ``hole`` (``outer.x_lower``, ... with
+``axes=("x", "y")``); the points of a piece keep their
 primitive's normal, flipped on a subtracted part (it points out of the new domain, into the hole).
 """
 

@@ -206,7 +206,7 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
             if (Path(csv_log.log_dir) / "metrics.csv").is_file():
                 plot_losses(Path(csv_log.log_dir) / "metrics.csv", run_dir / "plots" / "losses.png", module.pde.name)
             if stopped is None:
-                key = objective(module.pde)
+                key = summary["objective"]
                 print(f"{key}={summary[key]:.1e} steps={summary['steps']} time={time_s:.0f}s")
         if stopped is not None and stopped[0] == "nonfinite":
             raise NonFiniteLossError(stopped[1])
