@@ -93,13 +93,13 @@ def stale(run: Path, name: str, seed: int, extra: list[str]) -> str | None:
 
 def config_changes(saved: dict, name: str, seed: int, extra: list[str]) -> list[str]:
     """The dotted keys where the config the run was made with differs from what its overrides compose to today
-    (an edited recipe or default), its output directory and ``overwrite`` aside."""
+    (an edited recipe or default), its output directory, ``overwrite`` and the callbacks aside."""
     from omegaconf import OmegaConf
 
     import pinnkit
 
     now = OmegaConf.to_container(pinnkit.compose(*overrides(name, seed, extra), output_dir="."), resolve=True)
-    aside = ("paths", "overwrite")
+    aside = ("paths", "overwrite", "callbacks")  # where outputs go and what watches a run, not what it trains
     return sorted(differences({k: v for k, v in saved.items() if k not in aside},
                               {k: v for k, v in now.items() if k not in aside}))  # fmt: skip
 

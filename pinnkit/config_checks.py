@@ -117,6 +117,12 @@ def check_config(cfg: DictConfig) -> None:
         check_value(f"data.points.{region}", n, INT, 0)
     for term, w in (cfg.get("loss_weights") or {}).items():
         check_value(f"loss_weights.{term}", w, FLOAT, 0)
+    for name, spec in (cfg.get("callbacks") or {}).items():
+        if spec is not None and not (isinstance(spec, DictConfig) and isinstance(spec.get("_target_"), str)):
+            raise ConfigError(
+                f"callbacks.{name} must be a mapping with a _target_ (a Lightning callback class) or null, got "
+                f"{spec!r}; the shipped sets: callbacks=default | early_stopping | none"
+            )
     for group in ("pde", "model", "derivative", "optim.second"):
         node = OmegaConf.select(cfg, group)
         if isinstance(node, DictConfig):

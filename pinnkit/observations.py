@@ -131,5 +131,5 @@ def read_observations(path: str | Path, axes: tuple[str, ...], fields: tuple[str
 
 
 def data_rel(pred: Tensor, values: Tensor) -> Tensor:
-    """Relative L2 of ``pred`` against ``values`` (both ``(N, k)``)."""
+    """Relative L2 of ``pred`` against ``values`` (of one shape, e.g. ``(N, k)``)."""
     return torch.linalg.vector_norm(pred - values) / torch.linalg.vector_norm(values).clamp_min(math.ulp(1.0))

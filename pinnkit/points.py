@@ -61,7 +61,8 @@ class Batch:
 class CollocationPlan:
     """Where each term of ``pde`` is evaluated at every step (see the module docstring).
 
-    ``points``: points per step of each region key (``Term.points_key``), global counts under DDP;
+    ``points``: points per step of each region key (``Term.points_key``), or of one term by its name (a key
+    naming a term wins: ``{"boundary": 200, "lid": 400}``), global counts under DDP;
     ``second_from``: from this step on (the second optimizer phase) a new point set is drawn every
     ``second_every`` steps only (0: the points of that step stay; ``second_from=None``: one cadence throughout).
     """
@@ -85,11 +86,11 @@ class CollocationPlan:
             if t.region in FIXED_REGIONS:  # fixed observation points, from the PDE
                 pde.fixed_points(t.region)  # a clear error now if there are none
                 continue
-            n = self.points.get(t.points_key)
+            n = self.points.get(t.name, self.points.get(t.points_key))
             if n is None or int(n) < 1:
                 raise ValueError(
-                    f"term {t.name!r} samples region {t.region!r}: set data.points.{t.points_key} >= 1 "
-                    f"(given: {self.points})"
+                    f"term {t.name!r} samples region {t.region!r}: set data.points.{t.points_key} (or "
+                    f"data.points.{t.name}, for this term alone) >= 1 (given: {self.points})"
                 )
         if resample_every < 0 or second_every < 0:
             raise ValueError(f"need resample_every >= 0 and second_every >= 0, got {resample_every}, {second_every}")
@@ -139,7 +140,7 @@ class CollocationPlan:
             if t.region in FIXED_REGIONS:
                 pts[t.name] = self.pde.fixed_points(t.region).to(device, dtype)
                 continue
-            n = int(self.points[t.points_key])
+            n = self.n(t)
             pool = self.rad.pool if t.region == "interior" else 0
             x = self.pde.domain.sample(t.region, n * max(pool, 1), gen, dtype, device, self.sampler)
             if pool:  # keep n of the pool, favouring large residuals
@@ -176,19 +177,21 @@ class CollocationPlan:
         t = next((t for t in self.terms if t.name == term), None)
         if t is None or t.region in FIXED_REGIONS:
             raise ValueError(f"count() takes a sampled term of {self.pde.name}: {[t.name for t in self.own_terms]}")
-        n = int(self.points[t.points_key])
+        n = self.n(t)
         if self.edge_host is not None and t.name == self.edge_host.name:
-            n += sum(int(self.points[e.points_key]) for e in self.edge_terms)
+            n += sum(self.n(e) for e in self.edge_terms)
         return n
+
+    def n(self, t: Term) -> int:
+        """Points per step of a sampled term: ``points[t.name]`` if given, else its region key's count."""
+        return int(self.points.get(t.name, self.points.get(t.points_key, 0)))
 
     def size(self) -> int:
         """Points drawn per step, the global counts before a DDP slice (a periodic pair counts twice; a RAD pool
         in full): what the memory check sizes a step by."""
         pool = max(self.rad.pool, 1)
         return sum(
-            int(self.points.get(t.points_key, 0))
-            * (2 if t.region.startswith("periodic") else 1)
-            * (pool if t.region == "interior" else 1)
+            self.n(t) * (2 if t.region.startswith("periodic") else 1) * (pool if t.region == "interior" else 1)
             for t in self.terms
             if t.region not in FIXED_REGIONS
         )

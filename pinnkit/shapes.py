@@ -27,7 +27,7 @@ primitive's normal, flipped on a subtracted part (it points out of the new domai
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -78,10 +78,12 @@ def _uniform(n: int, d: int, gen: torch.Generator, dtype) -> Tensor:
 
 
 class Rectangle(Shape):
-    """The box ``lower <= x <= upper`` in ``d = len(lower)`` dimensions; faces ``<axis>_lower``/``<axis>_upper``."""
+    """The box ``lower <= x <= upper`` in ``d = len(lower)`` dimensions; faces ``<name>.<axis>_lower`` /
+    ``<name>.<axis>_upper``, or the names ``faces`` gives them (``{"y_upper": "lid", "y_lower": "wall.bottom"}``:
+    faces that share a prefix are one region, ``boundary:wall``)."""
 
     def __init__(self, lower: Sequence[float], upper: Sequence[float], name: str = "box",
-                 axes: Sequence[str] | None = None) -> None:  # fmt: skip
+                 axes: Sequence[str] | None = None, faces: Mapping[str, str] | None = None) -> None:  # fmt: skip
         lo, hi = [float(v) for v in lower], [float(v) for v in upper]
         if len(lo) != len(hi) or len(lo) < 2 or any(h <= low for low, h in zip(lo, hi, strict=True)):
             raise ValueError(f"a rectangle needs lower < upper in >= 2 dimensions, got {lower}, {upper}")
@@ -90,7 +92,11 @@ class Rectangle(Shape):
             raise ValueError(f"a rectangle in {len(lo)} dimensions needs {len(lo)} axis names, got {axes}")
         self.lower, self.upper, self.dim = lo, hi, len(lo)
         self.bounds = tuple(zip(lo, hi, strict=True))
-        self.pieces = tuple(f"{name}.{a}_{side}" for a in axes for side in ("lower", "upper"))
+        own = [f"{a}_{side}" for a in axes for side in ("lower", "upper")]
+        unknown = sorted(set(faces or {}) - set(own))
+        if unknown:
+            raise ValueError(f"a rectangle's faces are {own}; faces= names {unknown}")
+        self.pieces = tuple((faces or {}).get(f, f"{name}.{f}") for f in own)
         widths = [h - low for low, h in zip(lo, hi, strict=True)]
         self.face_measure = [math.prod(w for j, w in enumerate(widths) if j != i) for i in range(self.dim)]
 

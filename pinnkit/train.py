@@ -19,7 +19,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -29,11 +29,12 @@ from .build import build
 from .checkpoints import SafeCheckpointIO, read_checkpoint
 from .config_checks import MATMUL_PRECISIONS, check_config, check_fits
 from .loggers import finish, make_logger, record_outcome, run_metadata
-from .plots import SolutionPlots, plot_losses
+from .plots import plot_losses
 from .resume import check_resume
 from .rundir import claim, inside, requeued_checkpoint
 from .solution import save_solution
 from .training import NonFiniteLossError, PINNModule, StepsPerBatch
+from .training.callbacks import configured_callbacks
 from .training.stopping import FinalCheckpoint, RunInterrupted, SignalStop
 from .training.validation import objective
 
@@ -137,13 +138,11 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
     if not any(isinstance(lg, CSVLogger) for lg in loggers):  # metrics.csv in every run, for compare_runs.py
         loggers.append(CSVLogger(run_dir, name="csv"))
     ckpt_dir = run_dir / "checkpoints"
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor=objective(module.pde), mode="min", save_last=True,
-                                 filename="best", enable_version_counter=False)  # fmt: skip
     final, signals, checkpoint_io = FinalCheckpoint(ckpt_dir / "last.ckpt"), SignalStop(), SafeCheckpointIO()
-    callbacks: list[L.Callback] = [StepsPerBatch(), checkpoint, final, signals, SolutionPlots(run_dir / "plots"),
-                                   *extra_callbacks]  # fmt: skip
-    if cfg.trainer.get("enable_progress_bar", True):  # redrawing every step costs PINN steps ~30% on CPU
-        callbacks.append(TQDMProgressBar(refresh_rate=int(cfg.progress_refresh)))
+    chosen = configured_callbacks(
+        cfg.get("callbacks"), objective(module.pde), cfg.trainer.get("enable_progress_bar", True)
+    )
+    callbacks: list[L.Callback] = [StepsPerBatch(), final, signals, *chosen, *extra_callbacks]
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         **batch_cadence(cfg, module.steps_per_batch),
@@ -199,7 +198,7 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
             write_json(run_dir / "summary.json", summary)
             if stopped is None or stopped[0] == "signal":
                 save_solution(module, run_dir / "solution.npz")
-            best = checkpoint.best_model_path
+            best = next((c.best_model_path for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), "")
             record_outcome(logger, summary, [run_dir / "solution.npz", *([Path(best)] if best else [])],
                            bool(cfg.get("logger") and cfg.logger.get("artifacts")))  # fmt: skip
             csv_log = next(lg for lg in loggers if isinstance(lg, CSVLogger))

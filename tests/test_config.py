@@ -82,7 +82,7 @@ def test_bad_values_give_clear_errors(tmp_path):
         build(compose_cfg(tmp_path, "pde.hard=false", "+loss_weights.icc=10"))
     with pytest.raises(InstantiationException, match="width must be >= 1"):
         build(compose_cfg(tmp_path, "model.width=0"))
-    with pytest.raises(ValueError, match=r"data\.points\.initial >= 1"):
+    with pytest.raises(ValueError, match=r"data\.points\.initial \(or data\.points\.ic, for this term alone\) >= 1"):
         build(compose_cfg(tmp_path, "pde.hard=false", "data.points.initial=0"))
 
 

@@ -29,3 +29,9 @@ def test_a_pde_without_a_reference_trains_from_python(tmp_path):
     out = _run("examples/no_reference.py", "20", str(tmp_path / "run"))
     assert "objective val/loss" in out and "after 20 steps" in out, out
     assert np.isfinite(np.load(tmp_path / "run" / "solution.npz")["u_pred"]).any()
+
+
+def test_an_inverse_problem_from_a_csv_file(tmp_path):
+    out = _run("examples/inverse_csv.py", "20", str(tmp_path))
+    assert re.search(r"kappa learned \S+ \(true 0.1, started at 0.5\) from .*observations.csv after 20 steps", out)
+    assert len((tmp_path / "observations.csv").read_text().splitlines()) == 2001  # the header and 2000 rows

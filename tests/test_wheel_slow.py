@@ -61,3 +61,20 @@ def test_a_users_project_trains_through_the_installed_command(venv, tmp_path):
           "trainer.enable_progress_bar=false", f"hydra.run.dir={tmp_path / 'run'}"], project)  # fmt: skip
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["pde"] == "fisher" and summary["steps"] == 5
+
+
+@pytest.mark.parametrize(
+    ("script", "expect"),
+    [
+        ("no_reference.py", "objective val/loss"),
+        ("inverse_csv.py", "kappa learned"),
+        ("custom_net.py", "heat with SineResidualNet"),
+    ],
+)
+def test_the_examples_run_from_the_installed_wheel(venv, tmp_path, script, expect):
+    """Each script copied out of the repository and run by the fresh environment's python (short runs)."""
+    copy = tmp_path / script
+    copy.write_text((ROOT / "examples" / script).read_text())
+    args = ["10"] if script == "custom_net.py" else ["10", tmp_path / "out"]
+    proc = _run([venv / "bin" / "python", copy, *args], tmp_path)
+    assert expect in proc.stdout, proc.stdout

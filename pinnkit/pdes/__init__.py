@@ -4,6 +4,7 @@ from .advection import Advection
 from .allen_cahn import AllenCahn
 from .base import PDE, Term
 from .burgers import Burgers, BurgersInverse
+from .cavity import Cavity
 from .heat import Heat
 from .helmholtz import Helmholtz
 from .kdv import KdV
@@ -17,7 +18,7 @@ from .vector3d import Vector3D
 from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
-           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole)  # fmt: skip
+           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "AllenCahn",
     "Burgers",
     "BurgersInverse",
+    "Cavity",
     "Heat",
     "Helmholtz",
     "KdV",

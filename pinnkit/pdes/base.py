@@ -43,6 +43,15 @@ class Term:
         return self.region.split(":")[0]
 
 
+@dataclass(frozen=True)
+class Table:
+    """Tabulated reference values of one field (a benchmark's published table): ``x (n, d)``, ``values (n,)``."""
+
+    x: Tensor
+    field: str
+    values: Tensor
+
+
 class PDE(nn.Module):
     """Base class. Subclasses set ``name``, ``axes``, ``fields``, ``self.domain`` and implement :meth:`terms`;
     those that implement :meth:`ansatz` accept ``hard=True`` (initial/boundary conditions by construction).
@@ -93,7 +102,7 @@ class PDE(nn.Module):
         """The learned coefficients and, as ``<name>_true``, the values given in the config (logged as ``pde/``)."""
         names = getattr(self, "learned_names", ())
         return {
-            **{n: float(self.coefficient(n)) for n in names},
+            **{n: float(torch.as_tensor(self.coefficient(n)).detach()) for n in names},
             **{f"{n}_true": self.fixed_coefficients[n] for n in names},
         }
 
@@ -128,6 +137,10 @@ class PDE(nn.Module):
 
     def exact(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{self.name} has no reference solution")
+
+    def tables(self) -> dict[str, Table]:
+        """Tabulated reference values by name, each scored in validation as ``val/<name>_rel`` (none by default)."""
+        return {}
 
     @property
     def has_reference(self) -> bool:

@@ -2,7 +2,8 @@
 
 Manufactured solution ``u = sin(πx) sin(πy) w(x, y) + (x² + y²)/4`` with ``w = 1`` on the square ``[0, 1]²`` and
 on the L-shape ``[-1, 1]² \\ (0, 1]²`` (``sin(πx) sin(πy)`` vanishes on all their edges) and ``w = 1 - x² - y²`` on
-the unit disk; on every boundary ``u = (x² + y²)/4``. The L-shape and the disk are
+the unit disk; on every boundary ``u = (x² + y²)/4``. With ``w = 1`` it solves the problem on any domain, so a
+point-cloud geometry (``geometry=<file>.npz``, :mod:`pinnkit.cloud`; soft boundary term only) keeps the reference. The L-shape and the disk are
 :class:`~pinnkit.geometry.ShapeDomain` s given by signed distance functions (points by rejection, boundary by arc
 length, the grid masked outside).
 
@@ -18,6 +19,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..cloud import PointCloudDomain
 from ..derivatives import Derivatives
 from ..derivatives.names import laplacian
 from ..domain import Box
@@ -34,6 +36,9 @@ class Poisson(PDE):
 
     def __init__(self, n: int = 101, geometry: str = "square", hard: bool = False) -> None:
         self.geometry = geometry
+        if hard and str(geometry).endswith(".npz"):
+            raise ValueError(f"{self.name}: hard=true needs a geometry with a known boundary function, one of "
+                             f"{GEOMETRIES}; with a point cloud ({geometry}) set hard=false")  # fmt: skip
         super().__init__(plane_domain(geometry, self.name), {"x": n, "y": n}, hard)
         self.lap = laplacian("u", self.axes)
 
@@ -78,14 +83,16 @@ class Poisson(PDE):
 
 def plane_domain(geometry: str, pde: str) -> Box:
     """The domain a ``geometry`` name stands for: ``square`` ``[0, 1]²``, ``lshape`` ``[-1, 1]² \\ (0, 1]²``,
-    ``disk`` the unit disk."""
+    ``disk`` the unit disk, or a ``.npz`` point-cloud file (:class:`~pinnkit.cloud.PointCloudDomain`)."""
+    if str(geometry).endswith(".npz"):
+        return PointCloudDomain(geometry, ("x", "y"))
     domains = {
         "square": lambda: Box({"x": (0.0, 1.0), "y": (0.0, 1.0)}, time=None),
         "lshape": lambda: ShapeDomain(l_shape()),
         "disk": lambda: ShapeDomain(Disk()),
     }
     if geometry not in domains:
-        raise ValueError(f"{pde}: unknown geometry {geometry!r}; valid: {GEOMETRIES}")
+        raise ValueError(f"{pde}: unknown geometry {geometry!r}; valid: {GEOMETRIES} or a point cloud .npz file")
     return domains[geometry]()
 
 

@@ -1,7 +1,8 @@
 """What a validation logs: ``val/l2_rel`` against the reference over the validation points, where the PDE has
 one (each rank its share, numerator and denominator summed over ranks, then divided: never a mean of ratios),
 ``val/loss_<term>`` of the interior terms at the held-out residual points (the same points on every rank), their
-sum ``val/loss`` and, with held-out measured data, ``val/data_rel`` on it. The run's objective (best checkpoint,
+sum ``val/loss``, with held-out measured data ``val/data_rel`` on it and, for each of the PDE's tabulated
+references (:meth:`~pinnkit.pdes.PDE.tables`), ``val/<name>_rel`` at its points. The run's objective (best checkpoint,
 sweepers, the command's return value) is ``val/l2_rel`` where a reference exists, else ``val/loss``."""
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def log_errors(module: PINNModule, val: ValidationSet, rank: int, world: int) ->
                 ..., [module.pde.fields.index(f) for f in module.pde.observed_fields]
             ]
         module.log("val/data_rel", data_rel(pred, module.pde.held_out_values.to(pred.dtype)), batch_size=1)
+    for name, table in module.pde.tables().items():  # a few published values: the same on every rank
+        with torch.no_grad():
+            pred = module.net(table.x.to(module.device, module.dtype))[..., module.pde.fields.index(table.field)]
+        module.log(f"val/{name}_rel", data_rel(pred, table.values.to(pred)), batch_size=1)
     total = 0.0
     with torch.enable_grad():
         for t in (t for t in module.terms if t.region == "interior"):
