@@ -51,13 +51,24 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         os.replace(tmp, path)
     except BaseException as err:
         tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        full = disk_full(err)
+        if full is not None:
             kept = "the previous file is kept" if path.exists() else "no earlier version existed"
             raise OSError(
-                err.errno, f"no space left on the device while writing {str(path)!r} ({kept}); free some space"
+                full.errno, f"no space left on the device while writing {str(path)!r} ({kept}); free some space"
             ) from err
         raise
     fsync_dir(path.parent)
+
+
+def disk_full(err: BaseException | None) -> OSError | None:
+    """The full-disk ``OSError`` behind ``err``, if any: ``err`` itself or one it was raised while handling (torch's
+    zip writer reports a failed write as a ``RuntimeError`` raised during the ``OSError``)."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def fsync_dir(directory: Path) -> None:

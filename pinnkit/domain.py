@@ -10,13 +10,12 @@ Regions (``(n, d)`` points unless noted):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from .sampling import unit_cube
+from .sampling import onto_faces, unit_cube
 
 
 class Box:
@@ -90,13 +89,7 @@ class Box:
 
     def _on_faces(self, x: Tensor, gen: torch.Generator) -> Tensor:
         """Move each point onto a spatial face, faces drawn in proportion to their measure."""
-        widths = {i: self.upper[i] - self.lower[i] for i in self.spatial}
-        measure = [math.prod(w for j, w in widths.items() if j != i) for i in self.spatial]
-        probs = torch.tensor([m for m in measure for _ in (0, 1)], dtype=torch.float64, device=x.device)
-        face = torch.multinomial(probs / probs.sum(), x.shape[0], replacement=True, generator=gen)
-        for k, i in enumerate(self.spatial):
-            for side, bound in enumerate((self.lower[i], self.upper[i])):
-                x[face == 2 * k + side, i] = bound
+        onto_faces(x, self.lower, self.upper, self.spatial, gen)
         return x
 
     def grid(self, sizes: Mapping[str, int]) -> dict[str, Tensor]:

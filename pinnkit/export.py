@@ -37,11 +37,16 @@ class ExportError(ValueError):
     """An unknown format or dtype, or a format whose package is not installed."""
 
 
+def check_format(fmt: str) -> None:
+    """An :class:`ExportError` naming the valid formats unless ``fmt`` is one of :data:`FORMATS`."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
+
+
 def export_net(net: nn.Module, example: torch.Tensor, fmt: str) -> bytes:
     """The bytes of ``net`` exported in ``fmt`` (one of :data:`FORMATS`), traced at ``example (N, d)`` with ``N``
     left dynamic."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
+    check_format(fmt)
     net = net.eval()
     buf = io.BytesIO()
     with torch.no_grad():
@@ -78,8 +83,7 @@ def export(
     and its axes, fields and dtype to ``<out>.json``; the path written."""
     if dtype is not None and dtype not in DTYPES:
         raise ExportError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
+    check_format(fmt)  # before the checkpoint is read
     module = load(checkpoint, allow_targets=allow_targets)
     net = module.net.to(DTYPES[dtype]) if dtype else module.net
     real = next(p.dtype for p in net.parameters())

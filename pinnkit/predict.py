@@ -46,8 +46,8 @@ def load(path: str | Path, device: str | torch.device = "cpu", allow_targets: Se
     cfg = ckpt["pinnkit"].get("config")
     if not isinstance(cfg, dict) or not cfg:
         raise CheckpointError(f"checkpoint {str(path)!r} holds no training config: it cannot be rebuilt")
-    # only what build() reads: the trainer, logger and launcher sections are never instantiated here
-    cfg = {k: v for k, v in cfg.items() if k not in ("trainer", "logger", "hydra", "paths")}
+    # only what build() reads: the trainer, callbacks, logger and launcher sections are never instantiated here
+    cfg = {k: v for k, v in cfg.items() if k not in ("trainer", "callbacks", "logger", "hydra", "paths")}
     cfg["trainer"] = {"precision": str((ckpt["pinnkit"]["config"].get("trainer") or {}).get("precision", "32-true"))}
     check_targets(cfg, allow_targets, source=f"checkpoint {str(path)!r}")
     module = build(OmegaConf.create(cfg), read_data=False)  # measured data shaped the weights: not read again

@@ -6,6 +6,9 @@ Domains map these onto their regions; ``data.sampler`` picks one. Every sampler 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -65,3 +68,18 @@ def adaptive_choice(residual: Tensor, n: int, k: float, c: float, gen: torch.Gen
     if not torch.isfinite(p).all():  # a non-finite residual: fall back to uniform rather than crash sampling
         p = torch.ones_like(p)
     return torch.multinomial(p, n, replacement=False, generator=gen)
+
+
+def onto_faces(x: Tensor, lower: Sequence[float], upper: Sequence[float], axes: Sequence[int],
+               gen: torch.Generator) -> Tensor:  # fmt: skip
+    """Move each row of ``x (n, d)`` onto one face of the box ``lower <= x <= upper`` over the columns ``axes``,
+    faces drawn in proportion to their measure (in place); the face of each row ``(n,)``, ``2k + side`` for the
+    ``k``-th of ``axes`` (side 0 lower, 1 upper)."""
+    widths = [upper[i] - lower[i] for i in axes]
+    measure = [math.prod(w for j, w in enumerate(widths) if j != k) for k in range(len(axes))]
+    probs = torch.tensor([m for m in measure for _ in (0, 1)], dtype=torch.float64, device=x.device)
+    face = torch.multinomial(probs / probs.sum(), x.shape[0], replacement=True, generator=gen)
+    for k, i in enumerate(axes):
+        for side, bound in enumerate((lower[i], upper[i])):
+            x[face == 2 * k + side, i] = bound
+    return face

@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from .sampling import onto_faces
+
 
 class Shape:
     """The interface (module doc); subclasses set ``dim``, ``bounds``, ``pieces`` and the three methods."""
@@ -113,14 +115,9 @@ class Rectangle(Shape):
         on = gen.device
         lo = torch.tensor(self.lower, dtype=dtype, device=on)
         x = lo + (torch.tensor(self.upper, dtype=dtype, device=on) - lo) * _uniform(n, self.dim, gen, dtype)
-        probs = torch.tensor([m for m in self.face_measure for _ in (0, 1)], dtype=torch.float64, device=on)
-        face = torch.multinomial(probs / probs.sum(), n, replacement=True, generator=gen)
+        face = onto_faces(x, self.lower, self.upper, range(self.dim), gen)
         normals = torch.zeros(n, self.dim, dtype=dtype, device=on)
-        for i in range(self.dim):
-            for side, bound in enumerate((self.lower[i], self.upper[i])):
-                at = face == 2 * i + side
-                x[at, i] = bound
-                normals[at, i] = 1.0 if side else -1.0
+        normals.scatter_(1, (face // 2).unsqueeze(1), (2.0 * (face % 2) - 1.0).to(dtype).unsqueeze(1))
         return x.to(device), normals.to(device), face.to(device)
 
     def normal(self, x: Tensor) -> Tensor:

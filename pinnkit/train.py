@@ -142,7 +142,8 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
     chosen = configured_callbacks(
         cfg.get("callbacks"), objective(module.pde), cfg.trainer.get("enable_progress_bar", True)
     )
-    callbacks: list[L.Callback] = [StepsPerBatch(), final, signals, *chosen, *extra_callbacks]
+    # the final checkpoint after ModelCheckpoint: Lightning keeps checkpoint callbacks in this order, last
+    callbacks: list[L.Callback] = [StepsPerBatch(), *chosen, final, signals, *extra_callbacks]
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         **batch_cadence(cfg, module.steps_per_batch),

@@ -44,3 +44,10 @@ def test_recipe_reaches_its_bar_within_its_time_cap(tmp_path, recipe, bound):
     Burgers and Allen-Cahn)."""
     summary = train(compose_cfg(tmp_path, f"experiment={recipe}", *QUIET))
     assert summary["val/l2_rel"] <= bound, summary["val/l2_rel"]
+
+
+def test_the_cavity_matches_ghias_centrelines(tmp_path):
+    """`python train.py experiment=cavity`: the lid-driven cavity at Re = 100, no closed form; u on x = 0.5 and v on
+    y = 0.5 within rel L2 2e-2 of Ghia, Ghia & Shin's tables (0.71% and 1.75% measured; ~30 min alone)."""
+    summary = train(compose_cfg(tmp_path, "experiment=cavity", *QUIET))
+    assert summary["val/ghia_u_rel"] <= 2e-2 and summary["val/ghia_v_rel"] <= 2e-2, summary

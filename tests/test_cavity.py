@@ -51,3 +51,12 @@ def test_a_short_run_logs_the_table_errors_and_judges_by_the_residual(tmp_path):
                                 "data.points.boundary=32", *SHORT))  # fmt: skip
     assert summary["objective"] == "val/loss" and "val/l2_rel" not in summary
     assert math.isfinite(summary["val/ghia_u_rel"]) and math.isfinite(summary["val/ghia_v_rel"])
+
+
+def test_the_lids_slip_is_tapered_to_the_corners_and_its_v_is_not():
+    x = torch.tensor([[0.0, 1.0], [0.25, 1.0], [0.5, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    d = {"u": torch.zeros(4, dtype=torch.float64), "v": torch.ones(4, dtype=torch.float64)}
+    tapered, plain = Cavity(lid_taper=True).lid(d, x), Cavity().lid(d, x)
+    torch.testing.assert_close(tapered[:, 0], -torch.tensor([0.0, 0.5, 1.0, 0.0], dtype=torch.float64).sqrt())
+    torch.testing.assert_close(tapered[:, 1], plain[:, 1])  # v = 0 keeps its full weight
+    assert (plain[:, 0] == -1).all()

@@ -2,10 +2,10 @@
 
 Manufactured solution ``u = sin(πx) sin(πy) w(x, y) + (x² + y²)/4`` with ``w = 1`` on the square ``[0, 1]²`` and
 on the L-shape ``[-1, 1]² \\ (0, 1]²`` (``sin(πx) sin(πy)`` vanishes on all their edges) and ``w = 1 - x² - y²`` on
-the unit disk; on every boundary ``u = (x² + y²)/4``. With ``w = 1`` it solves the problem on any domain, so a
-point-cloud geometry (``geometry=<file>.npz``, :mod:`pinnkit.cloud`; soft boundary term only) keeps the reference. The L-shape and the disk are
+the unit disk; on every boundary ``u = (x² + y²)/4``. The L-shape and the disk are
 :class:`~pinnkit.geometry.ShapeDomain` s given by signed distance functions (points by rejection, boundary by arc
-length, the grid masked outside).
+length, the grid masked outside). With ``w = 1`` the solution holds on any domain, so a point-cloud geometry
+(``geometry=<file>.npz``, :mod:`pinnkit.cloud`; soft boundary term only) keeps the reference.
 
 ``hard=True`` imposes the boundary data exactly: ``u = (x² + y²)/4 + φ N`` with ``φ`` zero on the boundary and
 positive inside: ``16 x(1-x) y(1-y)`` (square), ``(1 - x²)(1 - y²)(r - x - y)`` (L-shape: ``r - x - y`` is the
