@@ -51,6 +51,22 @@ def test_a_full_disk_is_named_and_keeps_the_previous_file(tmp_path, monkeypatch)
     assert path.read_bytes() == b"good" and len(list(tmp_path.iterdir())) == 1
 
 
+def test_a_full_disk_masked_by_the_writer_is_still_named(tmp_path):
+    """torch's zip writer reports a failed write as a RuntimeError raised while handling the OSError: the chain is
+    searched, so the error still says the disk is full and the previous file is kept."""
+    from pinnkit import atomic
+
+    path = tmp_path / "last.ckpt"
+    atomic.write_bytes(path, b"good")
+    masked = RuntimeError("[enforce fail at inline_container.cc] unexpected pos")
+    masked.__context__ = OSError(errno.ENOSPC, "No space left on device")  # as raised inside its except block
+    full = r"no space left on the device while writing .*the previous file is kept"
+    with pytest.raises(OSError, match=full), atomic.atomic_open(path) as f:
+        f.write(b"part")
+        raise masked
+    assert path.read_bytes() == b"good" and len(list(tmp_path.iterdir())) == 1
+
+
 def _mount_tmpfs(where: Path, size_kb: int) -> bool:
     where.mkdir(parents=True, exist_ok=True)
     return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)],
