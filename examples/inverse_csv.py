@@ -15,26 +15,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import torch
-
 import pinnkit
+from pinnkit.observations import write_synthetic
 from pinnkit.pdes import Heat
 
 
-def write_observations(path: Path, n: int = 2000, noise: float = 0.01, seed: int = 0) -> Path:
-    """``n`` rows ``t,x,u`` at random points of heat's domain, ``u`` exact plus ``noise`` relative Gaussian noise."""
-    pde, gen = Heat(), torch.Generator().manual_seed(seed)
-    x = pde.domain.sample("interior", n, gen, torch.float64)
-    u = pde.exact(x)[:, 0]
-    u = u + noise * u.abs().mean() * torch.randn(n, generator=gen, dtype=u.dtype)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = (",".join(f"{float(v):.17g}" for v in (*p, w)) for p, w in zip(x, u, strict=True))
-    path.write_text(",".join((*pde.axes, "u")) + "\n" + "\n".join(rows) + "\n")
-    return path
-
-
 def main(steps: int = 4000, out: str = "outputs/examples/inverse_csv", observations: str | None = None) -> dict:
-    csv = Path(observations) if observations else write_observations(Path(out) / "observations.csv")
+    csv = Path(observations) if observations else write_synthetic(Heat(), Path(out) / "observations.csv")
     cfg = pinnkit.compose("pde=heat", "+pde.learn={kappa: 0.5}", f"data.observations={csv}", "trainer.precision=64",
                           "logger=csv", f"trainer.max_steps={steps}", "trainer.enable_progress_bar=false",
                           "overwrite=true", output_dir=f"{out}/run")  # fmt: skip

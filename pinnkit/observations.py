@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .atomic import write_text
+
 KINDS = (".csv", ".npz")
 
 
@@ -133,3 +135,16 @@ def read_observations(path: str | Path, axes: tuple[str, ...], fields: tuple[str
 def data_rel(pred: Tensor, values: Tensor) -> Tensor:
     """Relative L2 of ``pred`` against ``values`` (of one shape, e.g. ``(N, k)``)."""
     return torch.linalg.vector_norm(pred - values) / torch.linalg.vector_norm(values).clamp_min(math.ulp(1.0))
+
+
+def write_synthetic(pde, path: str | Path, n: int = 2000, noise: float = 0.01, seed: int = 0) -> Path:
+    """A CSV of ``n`` observations of every field of ``pde`` (one with a reference): interior points drawn from
+    ``seed``, the reference plus Gaussian noise of ``noise`` times each field's mean magnitude (drawn from
+    ``seed + 1``); columns the axes, then the fields. For trying an inverse problem before measured data exist."""
+    x = pde.domain.sample("interior", n, torch.Generator().manual_seed(seed), torch.float64)
+    u = pde.exact(x)
+    u = u + noise * u.abs().mean(0) * torch.randn(u.shape, generator=torch.Generator().manual_seed(seed + 1),
+                                                    dtype=u.dtype)  # fmt: skip
+    rows = "\n".join(",".join(f"{float(v):.17g}" for v in (*p, *w)) for p, w in zip(x, u, strict=True))
+    write_text(path, ",".join((*pde.axes, *pde.fields)) + "\n" + rows + "\n")
+    return Path(path)
