@@ -111,7 +111,6 @@ class PointCloudDomain(GeometryDomain):
         arrays = read_cloud(path, len(axes))
         shape = CloudShape(*(torch.from_numpy(arrays[k].astype(np.float64)) for k in ("boundary", "normals")),
                            arrays["labels"].tolist())  # fmt: skip
-        self.path = Path(path)
         self.stored = None if "interior" not in arrays else torch.from_numpy(arrays["interior"].astype(np.float64))
         super().__init__(shape, axes, time, time_axis)
 
