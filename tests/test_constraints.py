@@ -60,6 +60,12 @@ def test_taylor_matches_autograd_through_the_ansatz(name, cls):
     got = Taylor()(net, x, needs, axes=pde.axes, fields=pde.fields)
     for n in needs:
         torch.testing.assert_close(got[n], ref[n], rtol=0, atol=1e-10)
+    a, b = pde.axes[0], pde.axes[-1]
+    fourth = (f"{pde.fields[0]}_{a * 4}", f"{pde.fields[-1]}_{a * 2}{b * 2}", f"{pde.fields[0]}_{a}{b * 3}")
+    ref = Autograd()(net, x[:12], fourth, axes=pde.axes, fields=pde.fields)
+    got = Taylor()(net, x[:12], fourth, axes=pde.axes, fields=pde.fields)
+    for n in fourth:  # to fourth order, relative to each entry's size
+        assert (got[n] - ref[n]).abs().max() <= 1e-10 * ref[n].abs().max(), n
 
 
 def test_constrained_residual_reaches_the_parameters():

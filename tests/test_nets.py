@@ -35,6 +35,30 @@ def test_taylor_matches_autograd(cls, variant):
         torch.testing.assert_close(got[n], ref[n], rtol=0, atol=1e-10, msg=lambda m, n=n: f"{n}: {m}")
 
 
+NEEDS4 = ("u_xxxx", "v_tttt", "u_xxyy", "v_txyy", "u_xxxy", "u_xxxx+2.0*u_xxyy+u_yyyy")
+
+
+def _relative_close(got, ref, needs, rel=1e-10):
+    """Each entry equal to relative ``rel`` of its largest magnitude: Fourier features scale an order-k
+    derivative by ``(2πσ)^k``, so an absolute bar would be meaningless at fourth order."""
+    for n in needs:
+        scale = ref[n].abs().max().item()
+        assert scale > 0, n
+        err = (got[n] - ref[n]).abs().max().item()
+        assert err <= rel * scale, f"{n}: max error {err:.3e} vs scale {scale:.3e}"
+
+
+@pytest.mark.parametrize("activation", ["tanh", "silu", "sin", "gelu"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("cls", [MLP, ModifiedMLP])
+def test_fourth_order_taylor_matches_autograd(cls, variant, activation):
+    net = _net(cls, variant, activation)
+    x = torch.rand(7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    ref = Autograd()(net, x, NEEDS4, axes=AXES, fields=("u", "v"))
+    got = Taylor()(net, x, NEEDS4, axes=AXES, fields=("u", "v"))
+    _relative_close(got, ref, NEEDS4)
+
+
 @pytest.mark.parametrize("cls", [MLP, ModifiedMLP])
 def test_periodic_axes_are_exactly_periodic(cls):
     net = _net(cls, "rwf+periodic+fourier")

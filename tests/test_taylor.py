@@ -47,12 +47,33 @@ def _x(*lead, d=3, seed=0):
     [nn.Tanh(), nn.Sigmoid(), nn.SiLU(), nn.GELU(), nn.Softplus(), nn.Softplus(beta=2.0, threshold=1.0), Sin()],
     ids=lambda m: repr(m),
 )
-def test_each_activation_rule_to_third_order(act):
+def test_each_activation_rule_to_fourth_order(act):
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 8), act, nn.Linear(8, 8), act, nn.Linear(8, 2)).double()
     x = _x(16) * 3  # wide enough that softplus crosses its threshold
     _agree(net, x, NEEDS3)
     _agree(net, x, None)
+    fourth = ("u_xxxx", "v_xxyy", "u_xyzz", "v_yyyz", "u_xxxx+2.0*u_xxyy+u_yyyy")
+    ref, got = Autograd()(net, x, fourth, fields=("u", "v")), Taylor()(net, x, fourth, fields=("u", "v"))
+    for n in fourth:
+        assert (got[n] - ref[n]).abs().max() <= 1e-10 * ref[n].abs().max(), n
+
+
+@pytest.mark.parametrize("fn", ["tanh", "sin", "cos", "exp", "sigmoid", "silu", "gelu", "sqrt"])
+def test_activation_derivatives_to_fourth_order_match_autograd(fn):
+    h = torch.linspace(0.2, 2.5, 11, dtype=torch.float64).requires_grad_(True)
+    got = getattr(act, fn)(h, 4)
+    g = got[0]
+    for k in range(1, 5):
+        (g,) = torch.autograd.grad(g.sum(), h, create_graph=True)
+        torch.testing.assert_close(got[k], g, rtol=1e-12, atol=1e-12, msg=lambda m, k=k: f"{fn}^({k}): {m}")
+
+
+def test_diagonal_fourth_order_terms_are_grouped():
+    spec = ChannelSpec.build(1, [(0, 0, 0, 0)])
+    (terms,) = [t for a, t in zip(spec.keys[spec.blocks[3]], spec.higher_terms, strict=True) if a == (0, 0, 0, 0)]
+    # h_iiii, 4 h_i h_iii, 3 h_ii², 6 h_i² h_ii, h_i⁴: 15 partitions, 5 terms
+    assert sorted((nb, k) for nb, _, k in terms) == [(1, 1), (2, 3), (2, 4), (3, 6), (4, 1)]
 
 
 def test_normalize_identity_and_mlp_with_leading_dims():
@@ -136,8 +157,8 @@ def test_unsupported_modules_and_plain_functions_get_clear_errors():
         Taylor()(nn.Sequential(nn.Linear(3, 2), nn.GELU(approximate="tanh")).double(), x, ("u_x",))
     with pytest.raises(UnsupportedModule, match=r"plain callable 'sin'.*autograd"):
         Taylor()(torch.sin, x, ("u_x",))
-    with pytest.raises(UnsupportedRequest, match="up to order 3; 'u_xxxx' is of order 4"):
-        Taylor()(MLP(3, 1, 4, 1).double(), x, ("u_xxxx",))
+    with pytest.raises(UnsupportedRequest, match="up to order 4; 'u_xxxxx' is of order 5"):
+        Taylor()(MLP(3, 1, 4, 1).double(), x, ("u_xxxxx",))
 
 
 def test_keeps_the_graph_to_parameters_and_trains():

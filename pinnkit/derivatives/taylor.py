@@ -37,7 +37,7 @@ def spec_for(req: Request, d: int) -> ChannelSpec:
     for s in req.sums:
         if all(len(p) <= 2 for p in s.parts):
             sums.append(s.terms)
-        else:  # a sum with third-order parts: its parts are carried on their own and added
+        else:  # a sum with third- or fourth-order parts: its parts are carried on their own and added
             wanted += list(s.parts)
     if req.full_order >= 1:
         wanted += [(i,) for i in range(d)]
@@ -52,7 +52,7 @@ def _run(f: nn.Module, x: Tensor, spec: ChannelSpec) -> Tensor:
 
 
 class Taylor(Backend):
-    """Forward Taylor mode over the needed channels (any order up to 3); ``compile=True`` compiles it."""
+    """Forward Taylor mode over the needed channels (any order up to 4); ``compile=True`` compiles it."""
 
     name = "taylor"
     max_order = act.MAX_ORDER

@@ -1,6 +1,6 @@
 """Closed-form derivatives of elementwise activations, for the ``taylor`` backend.
 
-Each function maps ``(h, k)`` to ``[σ(h), σ'(h), ..., σ^(k)(h)]`` for ``k <= 3`` (shapes of ``h``), reusing
+Each function maps ``(h, k)`` to ``[σ(h), σ'(h), ..., σ^(k)(h)]`` for ``k <= 4`` (shapes of ``h``), reusing
 ``σ(h)`` where the derivatives are polynomials in it (tanh, sigmoid).
 """
 
@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-MAX_ORDER = 3
+MAX_ORDER = 4
 
 
 def _check(k: int) -> None:
@@ -29,6 +29,8 @@ def tanh(h: Tensor, k: int) -> list[Tensor]:
         out.append(-2 * z * out[1])
     if k >= 3:
         out.append(-2 * (out[1] * out[1] + z * out[2]))
+    if k >= 4:
+        out.append(-2 * (3 * out[1] * out[2] + z * out[3]))
     return out
 
 
@@ -36,14 +38,14 @@ def sin(h: Tensor, k: int) -> list[Tensor]:
     _check(k)
     s = torch.sin(h)
     c = torch.cos(h) if k >= 1 else None
-    return [s, c, -s, -c][: k + 1]
+    return [s, c, -s, -c, s][: k + 1]
 
 
 def cos(h: Tensor, k: int) -> list[Tensor]:
     _check(k)
     c = torch.cos(h)
     s = torch.sin(h) if k >= 1 else None
-    return [c, -s, -c, s][: k + 1] if k >= 1 else [c]
+    return [c, -s, -c, s, c][: k + 1] if k >= 1 else [c]
 
 
 def exp(h: Tensor, k: int) -> list[Tensor]:
@@ -61,11 +63,13 @@ def sigmoid(h: Tensor, k: int) -> list[Tensor]:
         out.append(out[1] * (1 - 2 * z))
     if k >= 3:
         out.append(out[2] * (1 - 2 * z) - 2 * out[1] * out[1])
+    if k >= 4:
+        out.append(out[3] * (1 - 2 * z) - 6 * out[1] * out[2])
     return out
 
 
 def silu(h: Tensor, k: int) -> list[Tensor]:
-    """``h σ(h)``: derivatives ``σ + h σ'``, ``2σ' + h σ''``, ``3σ'' + h σ'''``."""
+    """``h σ(h)``: derivatives ``j σ^(j-1) + h σ^(j)``."""
     _check(k)
     sg = sigmoid(h, k)
     return [h * sg[0]] + [j * sg[j - 1] + h * sg[j] for j in range(1, k + 1)]
@@ -89,7 +93,7 @@ def softplus(beta: float = 1.0, threshold: float = 20.0):
 
 
 def gelu(h: Tensor, k: int) -> list[Tensor]:
-    """Exact (erf) GELU ``h Φ(h)``: ``Φ + hφ``, ``φ (2 - h²)``, ``φ (h³ - 4h)``."""
+    """Exact (erf) GELU ``h Φ(h)``: ``Φ + hφ``, ``φ (2 - h²)``, ``φ (h³ - 4h)``, ``φ (7h² - h⁴ - 4)``."""
     _check(k)
     phi_cdf = 0.5 * (1 + torch.erf(h / math.sqrt(2)))
     out = [h * phi_cdf]
@@ -100,11 +104,14 @@ def gelu(h: Tensor, k: int) -> list[Tensor]:
             out.append(pdf * (2 - h * h))
         if k >= 3:
             out.append(pdf * (h * h * h - 4 * h))
+        if k >= 4:
+            h2 = h * h
+            out.append(pdf * (7 * h2 - h2 * h2 - 4))
     return out
 
 
 def sqrt(h: Tensor, k: int) -> list[Tensor]:
-    """``√h`` (``h > 0``): ``1/(2√h)``, ``-1/(4 h^(3/2))``, ``3/(8 h^(5/2))``."""
+    """``√h`` (``h > 0``): ``1/(2√h)``, ``-1/(4 h^(3/2))``, ``3/(8 h^(5/2))``, ``-15/(16 h^(7/2))``."""
     _check(k)
     z = torch.sqrt(h)
     out = [z]

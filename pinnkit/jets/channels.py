@@ -104,28 +104,34 @@ class ChannelSpec:
                         [w for _, w in second]))  # fmt: skip
         return out
 
-    def _higher_terms(self) -> list[list[tuple[int, list[int]]]]:
-        """For each order >= 3 channel: Faà di Bruno terms ``(number of blocks, block channels)``."""
+    def _higher_terms(self) -> list[list[tuple[int, list[int], int]]]:
+        """For each order >= 3 channel: Faà di Bruno terms ``(number of blocks, block channels, multiplicity)``.
+
+        Set partitions that give the same product of channels are one term with a count: a diagonal
+        ``(i, i, i, i)`` has 15 partitions but 5 distinct terms (``h_iiii``, ``4 h_i h_iii``, ``3 h_ii²``, ...)."""
         out = []
         for a in self.keys[self.blocks[3]]:
-            terms = []
+            counts: dict[tuple[int, tuple[int, ...]], int] = {}
             for part in _set_partitions(list(range(len(a)))):
-                terms.append((len(part), [self.index[tuple(sorted(a[p] for p in block))] for block in part]))
-            out.append(terms)
+                chans = tuple(sorted(self.index[tuple(sorted(a[p] for p in block))] for block in part))
+                counts[(len(part), chans)] = counts.get((len(part), chans), 0) + 1
+            out.append([(nb, list(chans), n) for (nb, chans), n in counts.items()])
         return out
 
-    def _higher_splits(self) -> list[list[tuple[int, int]]]:
-        """For each order >= 3 channel: Leibniz terms ``(channel of a, channel of c)`` over position subsets."""
+    def _higher_splits(self) -> list[list[tuple[int, int, int]]]:
+        """For each order >= 3 channel: Leibniz terms ``(channel of a, channel of c, multiplicity)`` over position
+        subsets, equal splits counted once."""
         out = []
         for a in self.keys[self.blocks[3]]:
             n = len(a)
-            terms = []
+            counts: dict[tuple[int, int], int] = {}
             for r in range(n + 1):
                 for left in combinations(range(n), r):
                     la = tuple(sorted(a[p] for p in left))
                     ra = tuple(sorted(a[p] for p in range(n) if p not in left))
-                    terms.append((self.index[la], self.index[ra]))
-            out.append(terms)
+                    key = (self.index[la], self.index[ra])
+                    counts[key] = counts.get(key, 0) + 1
+            out.append([(p, q, k) for (p, q), k in counts.items()])
         return out
 
     @property

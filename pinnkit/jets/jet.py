@@ -7,7 +7,8 @@ along input axes, in the order fixed by a :class:`ChannelSpec`:
 - ``(i, j)`` (``i <= j``): second derivatives, only the pairs asked for (or implied by a third-order entry);
 - a *collapsed* channel ``Σ_(a,w)∈P w ∂^a h`` for a requested weighted sum ``P`` of first- and second-order
   derivatives (a Laplacian is one channel, whatever d; heat's ``u_t - κ u_xx`` is one channel);
-- ``(i, j, k)``: third derivatives (KdV's ``u_xxx``), with every lower sub-derivative they need.
+- ``(i, j, k)``, ``(i, j, k, l)``: third and fourth derivatives (KdV's ``u_xxx``, a plate's ``u_xxyy``), with every
+  lower sub-derivative they need.
 
 Propagation rules (checked against autograd in float64 by the tests):
 
@@ -16,7 +17,7 @@ Propagation rules (checked against autograd in float64 by the tests):
   goes through as ``σ^(t)(h) (diag(c) W^T)``, so the ``(n, N, w)`` product is never formed (:class:`Scaled`);
 - elementwise ``σ(h)``: Faà di Bruno, ``z_i = σ' h_i``, ``z_ij = σ'' h_i h_j + σ' h_ij``,
   collapsed ``z_P = σ'' Σ_(ij,w)∈P w h_i h_j + σ' h_P`` (first-order parts enter through ``h_P`` alone),
-  third order over the set partitions;
+  third and fourth order over the set partitions (equal products grouped);
 - product ``a ⊙ c``: Leibniz, ``z_ij = a_ij c + a_i c_j + a_j c_i + a c_ij`` and likewise per channel;
 - sums and differences channel-wise.
 
@@ -208,7 +209,8 @@ class Jet:
             dots = _stack([_dot(ch, i, j, w, h1, spec) if i else None for i, j, w in spec.sum_pairs], v)
             zs = _terms([(s2, dots), (s[1], hs)], constant)
         if spec.higher_terms:
-            z3 = _stack([_sum(_mul(s[nb], _prod(ch, chans)) for nb, chans in terms) for terms in spec.higher_terms], v)
+            fdb = spec.higher_terms  # per channel: (number of blocks, block channels, multiplicity)
+            z3 = _stack([_sum(_scale(_mul(s[nb], _prod(ch, c)), k) for nb, c, k in terms) for terms in fdb], v)
         return self._like([s[0], z1, z2, zs, z3])
 
     def __mul__(self, other: Jet | float) -> Jet:
@@ -238,7 +240,7 @@ class Jet:
                 for k, (i, j, w) in enumerate(spec.sum_pairs)
             ])  # fmt: skip
         if spec.higher_splits:
-            z3 = _stack([_sum(_mul(ca[p], cc[q]) for p, q in terms) for terms in spec.higher_splits], a0)
+            z3 = _stack([_sum(_scale(_mul(ca[p], cc[q]), k) for p, q, k in terms) for terms in spec.higher_splits], a0)
         return self._like([a0 * c0, z1, z2, zs, z3])
 
     __rmul__ = __mul__
