@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from .derivatives import Backend, Derivatives
+from .derivatives.estimates import Estimator, exact_needs
 from .derivatives.names import Request, make_request
 from .optim.engd import Residuals
 from .pdes import PDE, Term
@@ -59,12 +60,31 @@ class PINNLoss:
             needs: make_request(needs, pde.fields, pde.axes)
             for needs in [self.fused_needs, *(t.needs for t in self.terms)]
         }
+        # estimated ("~") needs: the training steps' calls take the step's random directions; every call without
+        # them (validation, RAD scores, ENGD, checks) computes the same sums exactly
+        self.exact = {needs: make_request(exact_needs(needs), pde.fields, pde.axes) for needs in self.requests}
+        estimates = self.requests[self.fused_needs].estimates
+        self.estimator: Estimator = getattr(pde, "estimator", Estimator())
+        if estimates and not self.estimator.active:
+            raise ValueError(f"{pde.name} asks for the estimates {[e.name for e in estimates]} but its "
+                             f"estimator draws no directions: set pde.estimator.samples >= 1")  # fmt: skip
+        self.estimator.check(estimates)
+        #: the axes the step's directions span (``None``: no estimates)
+        self.support: tuple[int, ...] | None = estimates[0].axes if estimates else None
+        if self.support is not None and self.estimator.unbiased and (self.attention.active or self.causal.chunks):
+            raise ValueError("estimator.unbiased=true multiplies two plain estimates: turn off attention and causal")
+
+    def directions(self, seed: int, step: int, dtype: torch.dtype, device: torch.device) -> Tensor | None:
+        """The random directions of ``step`` for the estimated needs ``(G, K, d)``, or ``None`` without any."""
+        if self.support is None:
+            return None
+        return self.estimator.draw_at(seed, step, self.support, len(self.pde.axes), dtype, device)
 
     def residual(self, net: nn.Module, term: Term, x: Tensor, d: Derivatives | None = None) -> Tensor:
         """``term``'s residual at points ``x (..., d)``: ``(...,)`` or ``(..., k)`` (``d``: derivatives at ``x``
         already computed)."""
         if d is None:
-            d = self.derivative(net, x, self.requests[term.needs])
+            d = self.derivative(net, x, self.exact[term.needs])
         return term.residual(d, x)
 
     def derivatives(self, net: nn.Module, batch: Batch) -> dict[str, Derivatives]:
@@ -75,10 +95,10 @@ class PINNLoss:
         the interior's derivatives too, a few percent more work, far less per-call overhead). Edge terms read
         the rows of their host's result (``batch.tails``).
         """
-        pts = batch.points
+        pts, v = batch.points, batch.directions
         if batch.flat is None:
-            return {t.name: self.derivative(net, pts[t.name], self.requests[t.needs]) for t in self.terms}
-        whole = self.derivative(net, batch.flat, self.requests[self.fused_needs])
+            return {t.name: self.derivative(net, pts[t.name], self.requests[t.needs], directions=v) for t in self.terms}
+        whole = self.derivative(net, batch.flat, self.requests[self.fused_needs], directions=v)
         out = {n: whole.take(rows, tuple(pts[n].shape[:-1])) for n, rows in batch.rows.items()}
         for n, (host, rows) in batch.tails.items():
             out[n] = out[host].take(rows, (rows.stop - rows.start,))
@@ -103,6 +123,9 @@ class PINNLoss:
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """``(loss, causal chunk weights or None, moved attention multipliers or None)``; with ``lam (n,)`` the
         residual is weighted per point by the multipliers after their update (:class:`ResidualAttention`)."""
+        if d is not None and d.groups == 2 and self.estimator.unbiased:  # two independent estimates: E[r̂₁ r̂₂] = r²
+            r1, r2 = (self.residual(net, term, x, d.group(k)) for k in (0, 1))
+            return (r1 * r2).mean(), None, None
         r = self.residual(net, term, x, d)
         if lam is not None:
             lam = self.attention.update(lam, r, step)

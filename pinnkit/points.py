@@ -46,12 +46,14 @@ class RAD:
 @dataclass(frozen=True)
 class Batch:
     """One step's points. ``flat (P, d)``: the fused call's points (``None``: one call per term); ``rows[term]``:
-    a term's rows of ``flat``; ``tails[term] = (host, rows)``: an edge term's rows of its host term's points."""
+    a term's rows of ``flat``; ``tails[term] = (host, rows)``: an edge term's rows of its host term's points;
+    ``directions (G, K, d)``: the step's random directions for estimated needs (``None`` without any)."""
 
     points: dict[str, Tensor]
     flat: Tensor | None = None
     rows: dict[str, slice] = field(default_factory=dict)
     tails: dict[str, tuple[str, slice]] = field(default_factory=dict)
+    directions: Tensor | None = None
 
     @property
     def device(self) -> torch.device:

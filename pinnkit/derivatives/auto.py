@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from ..errors import UnsupportedRequest
 from .autograd import Autograd
 from .backend import Backend, PointwiseFn
+from .estimates import exact_request
 from .names import Request
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,16 @@ class Auto(Backend):
             self(f, x, needs, axes=axes, fields=fields)  # selects on the first call
 
     def compute(self, f: PointwiseFn, x: Tensor, req: Request):
-        name = self.chosen.get(req)
+        return self.evaluate(f, x, req, None)
+
+    def evaluate(self, f: PointwiseFn, x: Tensor, req: Request, directions: Tensor | None) -> tuple:
+        """The chosen backend's result; a request with estimates goes to the backend chosen for its exact form
+        (the same sums computed exactly), which then serves the estimates its own way."""
+        exact = exact_request(req)
+        name = self.chosen.get(exact)
         if name is None:
-            name = self._select(f, x, req)
-        return self.backends[name].compute(f, x, req)
+            name = self._select(f, x, exact)
+        return self.backends[name].evaluate(f, x, req, directions)
 
     # ---- selection ------------------------------------------------------------------------------------------
     def _step(self, backend: Backend, f: PointwiseFn, x: Tensor, req: Request, params: list[Tensor]) -> list[Tensor]:

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import UnsupportedRequest
+from .estimates import by_hvp, check_directions
 from .names import FULL_TOKENS, Request, default_axes, default_fields, make_request
 from .paths import require_path
 from .result import Derivatives
@@ -76,6 +77,7 @@ class Backend:
         fields: Sequence[str] | None = None,
         order: int = 2,
         check_pointwise: bool = False,
+        directions: Tensor | None = None,
     ) -> Derivatives:
         """Evaluate ``f`` at ``x (..., d)`` with the derivatives in ``needs`` (``None``: full tensors).
 
@@ -89,6 +91,9 @@ class Backend:
         (two extra evaluations of ``f``): a net that mixes points (BatchNorm in training mode, a batch mean) is
         refused instead of giving derivatives that depend on the other points. Training runs that check once
         at the start (``checks=true``).
+
+        ``directions (G, K, d)``: the random directions of the estimated (``"~"``) needs
+        (:mod:`~pinnkit.derivatives.estimates`), the same for every point; required when there are any.
         """
         if x.dim() == 0:
             raise ValueError("x must have shape (..., d) with d >= 1, got a scalar")
@@ -102,7 +107,7 @@ class Backend:
         if len(axes) != d:
             raise ValueError(f"x has d={d} input columns but {len(axes)} axis names {axes} were given")
         self._check_order(req)
-        if req.order > 0 and self.uses_autograd and not torch.is_grad_enabled():
+        if (req.order > 0 or req.estimates) and self.uses_autograd and not torch.is_grad_enabled():
             raise RuntimeError(
                 f"backend {self.name!r} needs autograd, but it is disabled here (torch.no_grad or "
                 "inference_mode): derivatives would be lost. Wrap the call in torch.enable_grad(); in Lightning "
@@ -115,12 +120,13 @@ class Backend:
             check(f, xf.detach()[:64])
         if self.uses_autograd and not xf.requires_grad:
             xf = xf.detach().requires_grad_(True)
-        if req.order == 0:
+        if req.order == 0 and not req.estimates:
             u = as_2d(f(xf), xf)
             entries: dict = {}
             jac = hess = None
         else:
-            u, entries, jac, hess = self.compute(f, xf, req)
+            v = check_directions(directions, req.estimates, xf) if req.estimates else None
+            u, entries, jac, hess = self.evaluate(f, xf, req, v)
             if self.uses_autograd:
                 require_path(u, xf, self.name)
         m = u.shape[-1]
@@ -160,6 +166,14 @@ class Backend:
     ) -> tuple[Tensor, dict[tuple[int, tuple[int, ...]], Tensor], Tensor | None, Tensor | None]:
         raise NotImplementedError
 
+    def evaluate(self, f: PointwiseFn, x: Tensor, req: Request, directions: Tensor | None) -> tuple:
+        """:meth:`compute`'s result with the estimates added (``(N, G)`` each, under ``Estimate.key``), here
+        through Hessian-vector products (:func:`~pinnkit.derivatives.estimates.by_hvp`)."""
+        u, entries, jac, hess = self.compute(f, x, req) if req.order else (as_2d(f(x), x), {}, None, None)
+        if req.estimates:
+            entries = {**entries, **by_hvp(u, x, req.estimates, directions)}
+        return u, entries, jac, hess
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(compile={self.compile})" if self.compilable else f"{type(self).__name__}()"
 
@@ -169,7 +183,7 @@ def fewest_fields(needs: Sequence[str] | None) -> tuple[str, ...]:
     ``("u",)`` for ``("jac",)`` or ``("u_x",)``, ``("u", "v")`` for ``("v_x",)``, ``u0 .. u3`` for ``("u3_x",)``.
     The call parses its needs with these before ``f`` runs; once ``f``'s output width ``m`` is known, the names
     are ``default_fields(m)`` (the indices agree, since the default names of m outputs extend those of fewer)."""
-    heads = {n.split("_")[0].split("*")[-1].strip() for name in needs or () for n in name.split("+")}
+    heads = {n.split("_")[0].split("*")[-1].strip().lstrip("~") for name in needs or () for n in name.split("+")}
     heads -= set(FULL_TOKENS)
     letters = default_fields(3)  # the names of up to 3 outputs; more are numbered u0, u1, ...
     if heads <= set(letters):

@@ -2,7 +2,8 @@
 
 Names read ``<field>_<axes>``: ``"u_x"``, ``"v_xy"``, ``"u_txx"`` (an :class:`Entry`), weighted sums of one field's
 derivatives ``"u_xx+u_yy"`` or ``"u_t+-0.1*u_xx"`` (a :class:`Sum`, built by :func:`laplacian` and
-:func:`combination`), and the full tensors ``"jac"`` and ``"hess"``.
+:func:`combination`), the full tensors ``"jac"`` and ``"hess"``, and ``"~"`` before a Laplacian or biharmonic for
+its stochastic estimate (:mod:`pinnkit.derivatives.estimates`).
 """
 
 from __future__ import annotations
@@ -165,10 +166,16 @@ class Request:
     entries: tuple[Entry, ...]
     sums: tuple[Sum, ...] = ()
     part_only: frozenset[tuple[int, tuple[int, ...]]] = frozenset()
+    estimates: tuple = ()  # (Estimate, ...): the '~' needs, served from random directions (derivatives.estimates)
 
     @property
     def order(self) -> int:
+        """The highest order computed exactly (estimates aside)."""
         return max([self.full_order, *(e.order for e in self.entries), *(s.order for s in self.sums)])
+
+    @property
+    def estimate_order(self) -> int:
+        return max([0, *(e.order for e in self.estimates)])
 
     @property
     def fields_used(self) -> tuple[int, ...] | None:
@@ -200,6 +207,10 @@ def make_request(
         return Request(fields, axes, order, ())
     if isinstance(needs, str):
         raise TypeError(f"needs must be a sequence of names, not the string {needs!r}: use ({needs!r},)")
+    from .estimates import parse_estimate  # (estimates parses its sums with this module)
+
+    estimates = tuple(parse_estimate(n, fields, axes) for n in needs if n.startswith("~"))
+    needs = [n for n in needs if not n.startswith("~")]
     full = max((FULL_TOKENS[n] for n in needs if n in FULL_TOKENS), default=0)
     sums = tuple(parse_sum(n, fields, axes) for n in needs if "+" in n)
     named = [parse_entry(n, fields, axes) for n in needs if n not in FULL_TOKENS and "+" not in n]
@@ -211,4 +222,7 @@ def make_request(
         for a in s.parts
     }
     extra = [e for k, e in sorted(parts.items()) if k not in own]
-    return Request(fields, axes, full, (*named, *extra), sums, frozenset(k for k in parts if k not in own))
+    if len({e.axes for e in estimates}) > 1:
+        raise KeyError(f"the estimated needs {[e.name for e in estimates]} of one call must share their axes")
+    part_only = frozenset(k for k in parts if k not in own)
+    return Request(fields, axes, full, (*named, *extra), sums, part_only, estimates)

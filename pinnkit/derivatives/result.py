@@ -66,6 +66,11 @@ class Derivatives:
         return self._hess
 
     def __getitem__(self, name: str) -> Tensor:
+        if name.startswith("~"):
+            e = next((e for e in self.request.estimates if e.name == name), None)
+            if e is None:  # asked for exactly (a call without directions: validation, scoring): the exact sum
+                return self[name[1:]]
+            return self._entries[e.key].mean(-1)  # the mean of the groups' estimates
         if name in FULL_TOKENS:
             return self.jac if name == "jac" else self.hess
         if "+" in name:
@@ -87,6 +92,19 @@ class Derivatives:
             return self._hess[..., e.field, e.axes[0], e.axes[1]]
         raise KeyError(f"{name!r} was not computed; available: {self.available()}")
 
+    @property
+    def groups(self) -> int:
+        """How many independent estimates each ``"~"`` need holds (1 without any)."""
+        return next((v.shape[-1] for k, v in self._entries.items() if k[0] == "est"), 1)
+
+    def group(self, k: int) -> Derivatives:
+        """The same result with every estimated need read from its ``k``-th group of directions only: two groups
+        give two independent estimates of a residual, whose product is an unbiased estimate of its square."""
+        if not 0 <= k < self.groups:
+            raise IndexError(f"group {k} of {self.groups}")
+        entries = {key: v[..., k : k + 1] if key[0] == "est" else v for key, v in self._entries.items()}
+        return Derivatives(self.u, self.request, entries, self._jac, self._hess)
+
     def detach(self) -> Derivatives:
         """The same values, cut from the autograd graph (for evaluation and export)."""
         cut = lambda t: None if t is None else t.detach()  # noqa: E731
@@ -97,6 +115,7 @@ class Derivatives:
         names = [f for f in self.fields]
         names += [e.name for e in self.request.entries if (e.field, e.axes) not in self.request.part_only]
         names += [s.name for s in self.request.sums]
+        names += [e.name for e in self.request.estimates]
         if self._jac is not None:
             names.append("jac")
         if self._hess is not None:

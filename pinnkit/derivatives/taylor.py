@@ -14,7 +14,6 @@ It works on modules it has rules for: ``nn.Linear``, ``nn.Sequential``, ``nn.Ide
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import torch
@@ -30,8 +29,11 @@ from .names import Request
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
-def spec_for(req: Request, d: int) -> ChannelSpec:
-    """The channels ``req`` needs: its entries (sub-derivatives included), collapsed sums, full tensors."""
+def spec_for(req: Request, d: int, groups: tuple[int, int] = (0, 0)) -> ChannelSpec:
+    """The channels ``req`` needs: its entries (sub-derivatives included), collapsed sums, full tensors, and for
+    its estimates over ``groups = (G, K)`` directions the directions as axes ``d .. d+GK-1``: a Laplacian's
+    ``D²[v, v]`` summed per group into one collapsed channel (weight ``1/K``), a biharmonic's ``D⁴[v, v, v, v]``
+    one plain channel per direction."""
     wanted = [e.axes for e in req.entries if (e.field, e.axes) not in req.part_only]
     sums = []
     for s in req.sums:
@@ -43,12 +45,32 @@ def spec_for(req: Request, d: int) -> ChannelSpec:
         wanted += [(i,) for i in range(d)]
     if req.full_order >= 2:
         wanted += [(i, j) for i in range(d) for j in range(i, d)]
+    g, k = groups
+    for order in {e.order for e in req.estimates}:
+        if order == 2:
+            sums += [tuple(((d + a, d + a), 1.0 / k) for a in range(j * k, (j + 1) * k)) for j in range(g)]
+        else:
+            wanted += [(d + a,) * order for a in range(g * k)]
     return ChannelSpec.build(d, wanted, sorted(set(sums)))
 
 
-def _run(f: nn.Module, x: Tensor, spec: ChannelSpec) -> Tensor:
-    """``x (N, d) -> (C, N, m)``: the output jet's channels."""
-    return propagate(f, Jet.seed(x, spec)).data
+def _estimates(data: Tensor, req: Request, spec: ChannelSpec, d: int, groups: tuple[int, int]) -> dict:
+    """Each estimate ``(N, G)`` from the channels of :func:`spec_for`."""
+    g, k = groups
+    idx, out = spec.index, {}
+    for e in req.estimates:
+        if e.order == 2:
+            keys = [("sum", tuple(((d + a, d + a), 1.0 / k) for a in range(j * k, (j + 1) * k))) for j in range(g)]
+            out[e.key] = e.scale * torch.stack([data[idx[key], :, e.field] for key in keys], -1)
+        else:
+            per = torch.stack([data[idx[(d + a,) * e.order], :, e.field] for a in range(g * k)], -1)  # (N, GK)
+            out[e.key] = e.scale * per.view(-1, g, k).mean(-1)
+    return out
+
+
+def _run(f: nn.Module, x: Tensor, spec: ChannelSpec, directions: Tensor | None = None) -> Tensor:
+    """``x (N, d) -> (C, N, m)``: the output jet's channels (``directions (S, d)``: the estimates' axes)."""
+    return propagate(f, Jet.seed(x, spec, directions)).data
 
 
 class Taylor(Backend):
@@ -71,17 +93,17 @@ class Taylor(Backend):
         self._graphs = compile and compile_mode in ("reduce-overhead", "max-autotune")
         self._fns: dict[ChannelSpec, Callable[[nn.Module, Tensor], Tensor]] = {}
 
-    def _fn(self, spec: ChannelSpec) -> Callable[[nn.Module, Tensor], Tensor]:
+    def _fn(self, spec: ChannelSpec) -> Callable[[nn.Module, Tensor, Tensor | None], Tensor]:
         if torch.compiler.is_compiling():
             # traced by an outer torch.compile (compile_step): the jets are inlined into its graph. Filling the
             # cache here would be a side effect of the trace, and the changed cache would fail the trace's guards
             # at the next call: a second compilation of the whole step
-            return functools.partial(_run, spec=spec)
+            return lambda f, x, directions=None: _run(f, x, spec, directions)
         fn = self._fns.get(spec)
         if fn is None:
 
-            def fn(f: nn.Module, x: Tensor) -> Tensor:
-                return _run(f, x, spec)
+            def fn(f: nn.Module, x: Tensor, directions: Tensor | None = None) -> Tensor:
+                return _run(f, x, spec, directions)
 
             if self.compile:  # one static graph per point count: training never changes it
                 mode = None if self.compile_mode == "default" else self.compile_mode
@@ -90,14 +112,20 @@ class Taylor(Backend):
         return fn
 
     def compute(self, f: PointwiseFn, x: Tensor, req: Request):
+        return self.evaluate(f, x, req, None)
+
+    def evaluate(self, f: PointwiseFn, x: Tensor, req: Request, directions: Tensor | None) -> tuple:
+        """One jet pass for the exact channels and the estimates' directions together."""
         if not isinstance(f, nn.Module):
             raise UnsupportedModule(
                 f"backend 'taylor' propagates jets through nn.Modules it has rules for; got the plain callable "
                 f"{getattr(f, '__name__', type(f).__name__)!r}. Use one of {generic_backends()}"
             )
         d = x.shape[-1]
-        spec = spec_for(req, d)
-        data = self._fn(spec)(f, x)  # (C, N, m)
+        groups = tuple(directions.shape[:2]) if req.estimates else (0, 0)
+        spec = spec_for(req, d, groups)
+        flat = directions.reshape(-1, d) if req.estimates else None
+        data = self._fn(spec)(f, x, flat)  # (C, N, m)
         if self._graphs and not torch.is_grad_enabled():
             # CUDA graphs reuse their output memory at the next call unless a backward is pending (training); an
             # evaluation in chunks must not see its earlier chunks overwritten
@@ -118,4 +146,6 @@ class Taylor(Backend):
         if req.full_order >= 2:
             rows = [torch.stack([data[idx[(min(i, j), max(i, j))]] for j in range(d)], dim=-1) for i in range(d)]
             hess = torch.stack(rows, dim=-2)  # (N, m, d, d)
+        if req.estimates:
+            entries.update(_estimates(data, req, spec, d, groups))
         return u, entries, jac, hess

@@ -67,14 +67,22 @@ class Jet:
         return self._raw  # type: ignore[return-value]
 
     @staticmethod
-    def seed(x: Tensor, spec: ChannelSpec) -> Jet:
+    def seed(x: Tensor, spec: ChannelSpec, directions: Tensor | None = None) -> Jet:
         """The input jet of ``x (N, d)``: value ``x``, ``∂x/∂x_i = e_i`` (broadcast), a collapsed channel the
-        weights of its first-order parts ``Σ w_i e_i`` (broadcast), higher channels zero."""
+        weights of its first-order parts ``Σ w_i e_i`` (broadcast), higher channels zero.
+
+        ``directions (S, d)``: axes ``d .. d+S-1`` are these directions (the first-order channel of axis ``d + s``
+        is ``v_s``, so its order-k channel is the directional derivative ``D^k h[v_s, ..., v_s]``)."""
         b1 = spec.blocks[0]
         first = collapsed = None
         if b1.stop > b1.start:
-            axes = torch.tensor([spec.keys[k][0] for k in range(b1.start, b1.stop)], device=x.device)
-            first = torch.nn.functional.one_hot(axes, x.shape[-1]).to(x.dtype)[:, None, :]  # (n1, 1, d)
+            d = x.shape[-1]
+            axes = [spec.keys[k][0] for k in range(b1.start, b1.stop)]  # sorted: the real axes first
+            real = [a for a in axes if a < d]
+            first = torch.nn.functional.one_hot(torch.tensor(real, device=x.device, dtype=torch.long), d).to(x.dtype)
+            if len(real) < len(axes):
+                first = torch.cat([first, directions[[a - d for a in axes[len(real) :]]].to(x.dtype)])
+            first = first[:, None, :]  # (n1, 1, d)
         if any(len(a) == 1 for terms in spec.sums for a, _ in terms):
             rows = [[0.0] * x.shape[-1] for _ in spec.sums]
             for row, terms in zip(rows, spec.sums, strict=True):

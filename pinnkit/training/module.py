@@ -9,6 +9,7 @@ time) and, on CUDA, ``perf/gpu_mem_gb``; all on the logging cadence.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import lightning as L
@@ -92,7 +93,11 @@ class PINNModule(L.LightningModule):
         return self.plan.sample(key, self.dtype, self.device, self.score, *self._rank_world())
 
     def batch_points(self, step: int) -> Batch:
-        return self.plan.at(step, self.dtype, self.device, self.score, *self._rank_world())
+        """The points of ``step`` and, for estimated needs, its random directions (drawn from ``(seed, step)``:
+        new every step, whatever the points' cadence; the same on every rank and after a resume)."""
+        batch = self.plan.at(step, self.dtype, self.device, self.score, *self._rank_world())
+        v = self.loss_fn.directions(self.plan.seed, step, self.dtype, self.device)
+        return batch if v is None else dataclasses.replace(batch, directions=v)
 
     def score(self, term: Term, x: Tensor) -> Tensor:
         """``term``'s residual at ``x``: how adaptive sampling ranks candidate points."""

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..derivatives.checks import check_pointwise, check_reaches_params
+from ..derivatives.estimates import exact_needs
 from ..derivatives.names import is_derivative_name
 from ..loss import PINNLoss
 from ..optim import ENGD
@@ -39,9 +40,9 @@ def prepare_backend(loss: PINNLoss, net: nn.Module, batch: Batch) -> None:
     calls = [(t.needs, batch.points[t.name]) for t in loss.terms]
     if batch.flat is not None:
         calls = [(loss.fused_needs, batch.flat)]
-    for needs, x in calls:
+    for needs, x in calls:  # (estimated needs: the backend is chosen on their exact form)
         if any(is_derivative_name(n) for n in needs):
-            loss.derivative.prepare(net, x, needs, axes=pde.axes, fields=pde.fields)
+            loss.derivative.prepare(net, x, exact_needs(needs), axes=pde.axes, fields=pde.fields)
 
 
 def check_graph(loss: PINNLoss, net: nn.Module, seed: int, dtype: torch.dtype, device: torch.device) -> None:
@@ -54,7 +55,14 @@ def check_graph(loss: PINNLoss, net: nn.Module, seed: int, dtype: torch.dtype, d
         if any(is_derivative_name(n) for n in t.needs):
             pts = pde.domain.sample(t.region, 8, gen, dtype, device)
             check_reaches_params(
-                loss.derivative, net, pts, net.parameters(), t.needs, t.residual, axes=pde.axes, fields=pde.fields
+                loss.derivative,
+                net,
+                pts,
+                net.parameters(),
+                exact_needs(t.needs),
+                t.residual,
+                axes=pde.axes,
+                fields=pde.fields,
             )
 
 
