@@ -10,7 +10,8 @@
   sampling (RAD) through an injected residual score, and the *edge tail*: with ``residual_everywhere`` the
   interior term also holds the initial/boundary terms' points, after its own, and those terms read the interior
   call's rows.
-- :class:`ValidationSet`: held-out points, with a reference where one exists (a grid, or any points).
+- :class:`ValidationSet`: held-out points, with a reference where one exists (the PDE's grid, or random points where
+  a grid cannot cover the domain).
 """
 
 from __future__ import annotations
@@ -221,6 +222,15 @@ class ValidationSet:
         gen = torch.Generator(device=device).manual_seed(seed + 7919)
         inner = pde.domain.sample("interior", residual_points, gen, dtype, device)
         return ValidationSet(flat.to(dtype), ref, inner, mask)
+
+    @staticmethod
+    def random(pde: PDE, residual_points: int, seed: int, dtype: torch.dtype, device: torch.device) -> ValidationSet:
+        """``pde.validation_points`` held-out interior points with their reference (where a grid cannot cover the
+        domain: high dimensions), drawn from ``seed`` apart from every training draw, and ``residual_points``."""
+        gen = torch.Generator(device=device).manual_seed(seed + 104_729)
+        pts = pde.domain.sample("interior", pde.validation_points, gen, dtype, device)
+        ref = pde.exact(pts).reshape(pts.shape[0], -1).to(dtype) if pde.has_reference else None
+        return ValidationSet(pts, ref, pde.domain.sample("interior", residual_points, gen, dtype, device))
 
     def shard(self, rank: int, world: int) -> tuple[Tensor, Tensor | None]:
         """This rank's share of the points and reference."""

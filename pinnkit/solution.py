@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .atomic import save_npz
+from .points import ValidationSet
 
 Solution = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]  # coordinates, prediction, reference
 
@@ -20,6 +21,8 @@ def grid_solution(module) -> Solution:
     from the module's validation cache, so the reference is not evaluated again per plot."""
     coords, mesh = module.pde.grid()
     val = module.val_data()
+    if val.mask is None:  # validated on random points: the grid (a plane through the domain) on its own
+        val = ValidationSet.grid(module.pde, 1, 0, val.points.dtype, val.points.device)
     flat, ref, mask = val.points, val.reference, val.mask
     pred = torch.cat([module.net(c) for c in flat.split(65536)])
     both = pred[:, None] if ref is None else torch.stack([pred, ref.to(pred.dtype)], 1)

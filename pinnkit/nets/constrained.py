@@ -1,12 +1,12 @@
 """Hard constraints: ``u(x) = b(x) + φ(x) ⊙ N(x)``, so initial and boundary conditions hold by construction.
 
-A PDE that supports them (``hard=true`` in its config) implements ``ansatz(x, ops) -> (b, φ)``: ``b (..., m)`` meets
-the conditions, ``φ (..., 1 or m)`` vanishes exactly where they are imposed and is positive elsewhere (for a
-domain given by a signed distance function, a smooth distance-like function such as ``(r² - |x - c|²)/(2r)``
-for a disk). ``ansatz`` is written once with the operators ``+ - *`` and the functions in ``ops``, so the same code
-runs on tensors (every backend) and on Taylor jets (the ``taylor`` backend): ``ops.col(x, i)`` is column ``i`` as
-``(..., 1)``, ``ops.cat([a, b])`` joins fields, ``ops.sin``/``ops.cos``/``ops.exp``/``ops.sqrt``/``ops.tanh`` act
-elementwise.
+A PDE that supports them (``hard=true`` in its config) implements ``ansatz(x, ops) -> (b, φ)``: ``b (..., m)`` meets the
+conditions, ``φ (..., 1 or m)`` vanishes exactly where they are imposed and is positive elsewhere (for a domain given by
+a signed distance function, a smooth distance-like function such as ``(r² - |x - c|²)/(2r)`` for a disk). ``ansatz`` is
+written once with the operators ``+ - *`` and the functions in ``ops``, so the same code runs on tensors (every backend)
+and on Taylor jets (the ``taylor`` backend): ``ops.col(x, i)`` is column ``i`` as ``(..., 1)``, ``ops.cat([a, b])``
+joins fields, ``ops.sum(a)`` adds the columns (``(..., 1)``),
+``ops.sin``/``ops.cos``/``ops.exp``/``ops.sqrt``/``ops.tanh`` act elementwise.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ TENSOR_OPS = SimpleNamespace(
     exp=torch.exp,
     sqrt=torch.sqrt,
     tanh=torch.tanh,
+    sum=lambda x: x.sum(-1, keepdim=True),
 )
 JET_OPS = SimpleNamespace(
     col=lambda j, i: j[[i]],
@@ -37,6 +38,7 @@ JET_OPS = SimpleNamespace(
     exp=lambda j: j.map(act.exp),
     sqrt=lambda j: j.map(act.sqrt),
     tanh=lambda j: j.map(act.tanh),
+    sum=lambda j: j.linear(j.value.new_ones(1, j.value.shape[-1])),
 )
 
 Ansatz = Callable[[Tensor | Jet, SimpleNamespace], tuple[Tensor | Jet, Tensor | Jet]]

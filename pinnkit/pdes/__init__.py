@@ -12,13 +12,14 @@ from .klein_gordon import KleinGordon
 from .kovasznay import Kovasznay
 from .membrane import Membrane
 from .poisson import Poisson
+from .poisson_hd import PoissonHD
 from .poisson_hole import PoissonHole
 from .schrodinger import Schrodinger
 from .vector3d import Vector3D
 from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
-           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity)  # fmt: skip
+           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity, PoissonHD)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Kovasznay",
     "Membrane",
     "Poisson",
+    "PoissonHD",
     "PoissonHole",
     "Schrodinger",
     "Term",

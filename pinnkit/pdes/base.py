@@ -24,7 +24,7 @@ Residual = Callable[[Derivatives, Tensor], Tensor]
 #: regions whose points are fixed, not sampled: a PDE's own ``data_points()``, and measured ``observed`` data
 FIXED_REGIONS = ("data", "observed")
 #: the PDEs that implement ansatz()
-HARD_PDES = "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger"
+HARD_PDES = "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger, poisson_hd"
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class PDE(nn.Module):
     axes: ClassVar[tuple[str, ...]] = ()
     fields: ClassVar[tuple[str, ...]] = ("u",)
     closed_form: ClassVar[bool] = True  # False: exact() is a numerical reference, not differentiable by autograd
+    validation_points: int = 0  # > 0: validate on this many held-out random points instead of the grid
 
     def __init__(self, domain: Box, grid_sizes: Mapping[str, int], hard: bool = False) -> None:
         super().__init__()
@@ -72,11 +73,12 @@ class PDE(nn.Module):
         self.hard = bool(hard)
         if domain.axes != self.axes:
             raise ValueError(f"{self.name}: the domain's axes {domain.axes} differ from the PDE's {self.axes}")
-        missing = set(self.axes) - set(grid_sizes)
-        if missing or any(int(v) < 2 for v in grid_sizes.values()):
+        # the grid spans every axis, unless the PDE's own grid() is a plane through its domain (high dimensions)
+        missing = set(self.axes) - set(grid_sizes) if type(self).grid is PDE.grid else set(grid_sizes) - set(self.axes)
+        if missing or not grid_sizes or any(int(v) < 2 for v in grid_sizes.values()):
             raise ValueError(f"{self.name}: grid_sizes needs an int >= 2 for each axis {self.axes}, got {grid_sizes}")
         self.domain = domain
-        self.grid_sizes = {a: int(grid_sizes[a]) for a in self.axes}
+        self.grid_sizes = {a: int(grid_sizes[a]) for a in self.axes if a in grid_sizes}
 
     def terms(self) -> list[Term]:
         raise NotImplementedError

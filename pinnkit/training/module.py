@@ -209,7 +209,8 @@ class PINNModule(L.LightningModule):
         """The validation set, cached on the device in the module's dtype."""
         val = self._val
         if val is None or val.points.device != self.device or val.points.dtype != self.dtype:
-            self._val = ValidationSet.grid(self.pde, self.val_points, self.plan.seed, self.dtype, self.device)
+            make = ValidationSet.random if self.pde.validation_points else ValidationSet.grid
+            self._val = make(self.pde, self.val_points, self.plan.seed, self.dtype, self.device)
         return self._val
 
     def on_validation_start(self) -> None:
