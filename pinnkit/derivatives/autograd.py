@@ -55,6 +55,7 @@ class BatchedGrad(Backend):
     """One ``torch.autograd.grad(..., is_grads_batched=True)`` call per derivative order (any order)."""
 
     name = "batched_grad"
+    batched_hvp = True
 
     def compute(self, f: PointwiseFn, x: Tensor, req: Request):
         u = as_2d(f(x), x)

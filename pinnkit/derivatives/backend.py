@@ -43,6 +43,7 @@ class Backend:
     uses_autograd: ClassVar[bool] = True
     compilable: ClassVar[bool] = False
     any_callable: ClassVar[bool] = True  # False: needs modules it has rules for (taylor)
+    batched_hvp: ClassVar[bool] = False  # estimates: one batched grad call per level over all directions
     role: ClassVar[str] = "compute"  # "reference" (dense: O(N²), a check only) or "chooser" (auto picks another)
 
     def __init__(self, compile: bool = False) -> None:
@@ -171,7 +172,7 @@ class Backend:
         through Hessian-vector products (:func:`~pinnkit.derivatives.estimates.by_hvp`)."""
         u, entries, jac, hess = self.compute(f, x, req) if req.order else (as_2d(f(x), x), {}, None, None)
         if req.estimates:
-            entries = {**entries, **by_hvp(u, x, req.estimates, directions)}
+            entries = {**entries, **by_hvp(u, x, req.estimates, directions, self.batched_hvp)}
         return u, entries, jac, hess
 
     def __repr__(self) -> str:

@@ -182,22 +182,37 @@ def check_directions(directions: Tensor | None, estimates: Sequence[Estimate], x
     return directions.to(x.dtype)
 
 
-def by_hvp(u: Tensor, x: Tensor, estimates: Sequence[Estimate], directions: Tensor) -> dict[tuple, Tensor]:
+def by_hvp(
+    u: Tensor, x: Tensor, estimates: Sequence[Estimate], directions: Tensor, batched: bool = False
+) -> dict[tuple, Tensor]:
     """Every estimate ``(N, G)`` through reverse mode: one gradient of the field, then per direction ``v`` the
-    nested directional derivatives ``v·∇(v·∇u)`` (a Hessian-vector product; four levels for the biharmonic)."""
+    nested directional derivatives ``v·∇(v·∇u)`` (a Hessian-vector product; four levels for the biharmonic).
+    ``batched``: each level is one ``grad`` call over all directions (``is_grads_batched``), else one per
+    direction."""
     out = {}
     g, k, _ = directions.shape
-    flat = directions.reshape(g * k, -1)
+    flat = directions.reshape(g * k, -1)  # (S, d)
+    s = flat.shape[0]
     for e in estimates:
         (grad,) = torch.autograd.grad(u[:, e.field].sum(), x, create_graph=True)  # (N, d)
-        per = []
-        for v in flat:
-            t = grad @ v  # (N,): D u[v]
-            for _ in range(e.order - 1):
-                (gt,) = torch.autograd.grad(t.sum(), x, create_graph=True, allow_unused=True)
-                t = x.new_zeros(x.shape[0]) if gt is None else gt @ v
-            per.append(t)
-        out[e.key] = e.scale * torch.stack(per, -1).view(-1, g, k).mean(-1)
+        if batched:  # level 2: ∇(v·∇u) = H v for all v in one call; further levels pick their own row
+            go = flat[:, None, :].expand(s, *x.shape)
+            (hv,) = torch.autograd.grad(grad, x, go, create_graph=True, allow_unused=True, is_grads_batched=True)
+            t = x.new_zeros(s, x.shape[0]) if hv is None else (hv * flat[:, None, :]).sum(-1)  # (S, N)
+            pick = torch.eye(s, dtype=x.dtype, device=x.device)[:, :, None].expand(s, s, x.shape[0])
+            for _ in range(e.order - 2):
+                (gt,) = torch.autograd.grad(t, x, pick, create_graph=True, allow_unused=True, is_grads_batched=True)
+                t = t.new_zeros(t.shape) if gt is None else (gt * flat[:, None, :]).sum(-1)
+        else:  # each direction's chain on its own (a stacked tensor would send zeros back through every other's)
+            rows = []
+            for v in flat:
+                t = grad @ v
+                for _ in range(e.order - 1):
+                    (gt,) = torch.autograd.grad(t.sum(), x, create_graph=True, allow_unused=True)
+                    t = x.new_zeros(x.shape[0]) if gt is None else gt @ v
+                rows.append(t)
+            t = torch.stack(rows)
+        out[e.key] = e.scale * t.T.reshape(-1, g, k).mean(-1)
     return out
 
 
