@@ -200,3 +200,20 @@ def test_peer_benchmark_recipe_worker_runs_the_burgers_recipe_and_tracks():
     assert "experiment=burgers" in result["overrides"] and 0 < hist[2][2] < 1.5
     args = parser().parse_args([*argv, f"--stop-below={hist[0][2] * 1.01}"])  # reached at the first record
     assert [h[1] for h in run_pinnkit_recipe(args)["history"]] == [10]  # the run stops there
+
+
+def test_highdim_benchmark_times_every_method_and_predicts_the_skipped():
+    from experiments.bench_highdim import methods, predict, table, time_case
+
+    names = methods((2,))
+    assert names == ["nested", "collapsed", "collapsed+step", "hvp-2", "taylor-2", "taylor-2+step"]
+    names = [n for n in names if "+step" not in n]  # (the compiled loss is tested on its own, in test_train.py)
+    out = time_case(5, 16, names, 1)
+    assert all(len(out[m]["times"]) == 1 for m in names), out
+    # an exact method's step grows linearly in d, an estimated one's not; a skipped row says so
+    prev = {"d": 100, "ms": 2000.0, "peak_mb": 100.0}
+    assert predict(prev, "nested", 1000, 256) == (20.0, 1000.0)
+    assert predict(prev, "taylor-16", 1000, 256) == (2.0, 100.0)
+    row = {"d": 10, "n": 16, "method": "nested", "ms": None, "speedup_vs_nested": None, "taylor_vs_hvp": None,
+           "peak_mb": None, "input_mb": 0.0, "note": "not run: estimated 99 s a step, 5 MB"}  # fmt: skip
+    assert "| 10 | 16 | nested | – | – | – | – | 0.0 | not run: estimated 99 s" in table([row])

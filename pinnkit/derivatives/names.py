@@ -44,11 +44,19 @@ class Entry:
         return len(self.axes)
 
 
-def parse_entry(name: str, fields: Sequence[str], axes: Sequence[str]) -> Entry:
+def axis_index(axes: Sequence[str]) -> tuple[dict[str, int], list[int]]:
+    """``({name: index}, name lengths longest first)``: what :func:`parse_entry` matches axis names by (built once
+    per sum: a Laplacian in d = 10,000 has as many parts)."""
+    return {a: i for i, a in enumerate(axes)}, sorted({len(a) for a in axes}, reverse=True)
+
+
+def parse_entry(
+    name: str, fields: Sequence[str], axes: Sequence[str], index: tuple[dict[str, int], list[int]] | None = None
+) -> Entry:
     """Parse ``"u"``, ``"u_x"``, ``"v_xy"``, ``"u_txx"`` into an :class:`Entry`.
 
     The part before ``_`` is a field name, the part after a run of axis names (longest match first,
-    so multi-letter axes such as ``x0, x1`` work).
+    so multi-letter axes such as ``x0, x1`` work); ``index``: :func:`axis_index` of ``axes``, if built already.
     """
     head, sep, tail = name.partition("_")
     if head not in fields:
@@ -58,14 +66,14 @@ def parse_entry(name: str, fields: Sequence[str], axes: Sequence[str]) -> Entry:
         )
     if sep and not tail:
         raise KeyError(f"{name!r} names no axis after '_'; the axes are {tuple(axes)}")
-    by_length = sorted(axes, key=len, reverse=True)
+    by_name, lengths = index or axis_index(axes)
     picked: list[int] = []
     rest = tail
     while rest:
-        for a in by_length:
-            if rest.startswith(a):
-                picked.append(axes.index(a))
-                rest = rest[len(a) :]
+        for n in lengths:
+            if rest[:n] in by_name:
+                picked.append(by_name[rest[:n]])
+                rest = rest[n:]
                 break
         else:
             raise KeyError(f"cannot read {rest!r} in {name!r} as axis names; the axes are {tuple(axes)}")
@@ -115,7 +123,8 @@ def parse_sum(name: str, fields: Sequence[str], axes: Sequence[str]) -> Sum:
         except ValueError:
             raise KeyError(f"{name!r}: {coef!r} is not a number; a weighted part reads like '-0.1*u_xx'") from None
         names.append(entry.strip())
-    parts = [parse_entry(p, fields, axes) for p in names]
+    index = axis_index(axes)
+    parts = [parse_entry(p, fields, axes, index) for p in names]
     if len({p.field for p in parts}) != 1 or any(p.order == 0 for p in parts):
         raise KeyError(
             f"{name!r}: a sum must add derivatives (order >= 1) of a single field, e.g. 'u_xx+u_yy' or 'u_t+-0.1*u_xx'"
