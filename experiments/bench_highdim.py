@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--quick", action="store_true", help="tiny cases: checks the pipeline, no figures to quote")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--max-step-s", type=float, default=60.0)
-    p.add_argument("--max-mb", type=float, default=12000.0)
+    p.add_argument("--max-mb", type=float, default=8000.0)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     import platform

@@ -11,6 +11,7 @@ from .kdv import KdV
 from .klein_gordon import KleinGordon
 from .kovasznay import Kovasznay
 from .membrane import Membrane
+from .plate import Plate
 from .poisson import Poisson
 from .poisson_hd import PoissonHD
 from .poisson_hole import PoissonHole
@@ -19,7 +20,7 @@ from .vector3d import Vector3D
 from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
-           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity, PoissonHD)  # fmt: skip
+           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity, PoissonHD, Plate)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "KleinGordon",
     "Kovasznay",
     "Membrane",
+    "Plate",
     "Poisson",
     "PoissonHD",
     "PoissonHole",

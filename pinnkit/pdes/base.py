@@ -24,7 +24,9 @@ Residual = Callable[[Derivatives, Tensor], Tensor]
 #: regions whose points are fixed, not sampled: a PDE's own ``data_points()``, and measured ``observed`` data
 FIXED_REGIONS = ("data", "observed")
 #: the PDEs that implement ansatz()
-HARD_PDES = "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger, poisson_hd"
+HARD_PDES = (
+    "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger, poisson_hd, plate"
+)
 
 
 @dataclass(frozen=True)
