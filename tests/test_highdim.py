@@ -3,7 +3,6 @@ Laplacians (backends alike on the same directions, an exact resume, the unbiased
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -17,16 +16,11 @@ from pinnkit.nets.constrained import Constrained
 from pinnkit.pdes import PoissonHD
 from pinnkit.train import train
 from tests.conftest import compose_cfg
+from tests.test_runs import _losses
 
 FAST = ["pde=poisson_hd", "pde.d=8", "pde.val_points=256", "pde.n=11", "trainer.enable_progress_bar=false",
         "model.width=16", "model.depth=2", "trainer.log_every_n_steps=1", "data.points.interior=64",
         "data.val_points=64", "trainer.precision=64", "checks=false"]  # fmt: skip
-
-
-def _losses(run_dir) -> dict[int, float]:
-    (path,) = run_dir.glob("csv/*/metrics.csv")
-    with open(path) as f:
-        return {int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")}
 
 
 @pytest.mark.parametrize("d", [2, 10, 300])

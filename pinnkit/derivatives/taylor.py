@@ -48,10 +48,15 @@ def spec_for(req: Request, d: int, groups: tuple[int, int] = (0, 0)) -> ChannelS
     g, k = groups
     for order in {e.order for e in req.estimates}:
         if order == 2:
-            sums += [tuple(((d + a, d + a), 1.0 / k) for a in range(j * k, (j + 1) * k)) for j in range(g)]
+            sums += [_group_sum(d, k, j) for j in range(g)]
         else:
             wanted += [(d + a,) * order for a in range(g * k)]
     return ChannelSpec.build(d, wanted, sorted(set(sums)))
+
+
+def _group_sum(d: int, k: int, j: int) -> tuple:
+    """Group ``j``'s collapsed channel: the mean of ``D²[v, v]`` over its ``k`` directions (axes ``d + jk ..``)."""
+    return tuple(((d + a, d + a), 1.0 / k) for a in range(j * k, (j + 1) * k))
 
 
 def _estimates(data: Tensor, req: Request, spec: ChannelSpec, d: int, groups: tuple[int, int]) -> dict:
@@ -60,8 +65,8 @@ def _estimates(data: Tensor, req: Request, spec: ChannelSpec, d: int, groups: tu
     idx, out = spec.index, {}
     for e in req.estimates:
         if e.order == 2:
-            keys = [("sum", tuple(((d + a, d + a), 1.0 / k) for a in range(j * k, (j + 1) * k))) for j in range(g)]
-            out[e.key] = e.scale * torch.stack([data[idx[key], :, e.field] for key in keys], -1)
+            chans = [idx[("sum", _group_sum(d, k, j))] for j in range(g)]
+            out[e.key] = e.scale * torch.stack([data[c, :, e.field] for c in chans], -1)
         else:
             per = torch.stack([data[idx[(d + a,) * e.order], :, e.field] for a in range(g * k)], -1)  # (N, GK)
             out[e.key] = e.scale * per.view(-1, g, k).mean(-1)
