@@ -72,6 +72,20 @@ def run_metadata(device: torch.device) -> dict[str, Any]:
     return {"git_sha": sha or None, "versions": versions, "device": f"{device.type}: {name}"}
 
 
+def cluster_metadata(trainer: Any) -> dict[str, Any]:
+    """How the run was launched: Lightning's cluster environment (``LightningEnvironment`` for processes it starts
+    or that set ``NODE_RANK``/``MASTER_ADDR``, ``TorchElasticEnvironment`` under torchrun, ``SLURMEnvironment``
+    under SLURM; ``None`` for one process), the node count and, under SLURM, the job id and how many times the job
+    was requeued (``SLURM_RESTART_COUNT``)."""
+    env = getattr(trainer.strategy, "cluster_environment", None)
+    return {
+        "environment": type(env).__name__ if env is not None else None,
+        "num_nodes": trainer.num_nodes,
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "slurm_restarts": int(os.environ.get("SLURM_RESTART_COUNT") or 0),
+    }
+
+
 def record_outcome(logger: Logger | None, summary: dict[str, Any], files: list[Path], artifacts: bool) -> None:
     """On W&B: the run's outcome as its summary (final metrics, steps, wall time, speed, peak memory, how it
     stopped: every scalar of ``summary``) and, with ``artifacts``, ``files`` that exist (``solution.npz``, the best

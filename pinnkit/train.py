@@ -28,7 +28,7 @@ from .atomic import write_json
 from .build import build
 from .checkpoints import SafeCheckpointIO, read_checkpoint
 from .config_checks import MATMUL_PRECISIONS, check_config, check_fits
-from .loggers import finish, make_logger, record_outcome, run_metadata
+from .loggers import cluster_metadata, finish, make_logger, record_outcome, run_metadata
 from .plots import plot_losses
 from .resume import check_resume
 from .rundir import claim, inside, requeued_checkpoint
@@ -190,6 +190,7 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
             "last_checkpoint": (checkpoint_io.last_kept(ckpt_dir) or (None,))[0],
             "peak_mem_mb": peak_memory_mb(trainer.strategy.root_device),
             "world_size": trainer.world_size,
+            "cluster": cluster_metadata(trainer),
             "learned": module.pde.learned() or None,
             "ranks_in_sync": in_sync,
             **meta,
@@ -211,7 +212,7 @@ def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks:
         if stopped is not None and stopped[0] == "nonfinite":
             raise NonFiniteLossError(stopped[1])
         if stopped is not None:
-            raise RunInterrupted(signals.signum or signal.SIGTERM, trainer.global_step)
+            raise RunInterrupted(signals.signum or signal.SIGTERM, trainer.global_step, signals.handover)
         return summary
     finally:
         finish(logger)
@@ -270,4 +271,6 @@ def run(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> float:
         return summary[summary["objective"]]
     except RunInterrupted as err:  # pre-empted: an honest non-zero exit, after the checkpoint and summary
         print(f"pinnkit: {err}", file=sys.stderr)
+        if err.handover is not None:  # e.g. submitit's SIGUSR2 handler: it requeues the job (and exits)
+            err.handover(err.signum, None)
         sys.exit(err.exit_code)

@@ -89,6 +89,20 @@ def test_the_command_line_exits_143_on_sigterm(tmp_path):
     assert summary["stopped"] == "signal" and 5 <= summary["steps"] < 100000
 
 
+def test_a_listened_sigusr2_stops_cleanly_then_reaches_its_listener(tmp_path):
+    """submitit's jobs listen for SIGUSR2 (time limit, pre-emption) to requeue themselves: the run stops after the
+    current step, writes last.ckpt and the summary, and only then hands the signal to that listener."""
+    run = tmp_path / "run"
+    proc = _start(run, "--pause-at", "6", "--listen-usr2")
+    _wait_for(run / ".paused", proc)
+    proc.send_signal(signal.SIGUSR2)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGUSR2, err[-3000:]
+    assert json.loads((run / ".handed").read_text()) == {"signum": signal.SIGUSR2, "ckpt_step": 6}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["stopped"] == "signal" and summary["stop_message"] == "stopped by SIGUSR2 at step 6"
+
+
 def test_a_slurm_requeue_continues_in_the_same_directory(tmp_path):
     """Lightning's SLURM plugin: SIGUSR1 writes hpc_ckpt_1.ckpt and calls ``scontrol requeue <job>``; SLURM then
     sends SIGTERM. The requeued job (SLURM_RESTART_COUNT=1, same directory, no ckpt_path) resumes from the

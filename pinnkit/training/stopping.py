@@ -8,13 +8,17 @@
   (128 + the signal's number: 143, 130) the command line exits with. A second SIGINT interrupts at once.
   Under SLURM, Lightning's own plugin (``SLURMEnvironment(auto_requeue=True)``) still handles the requeue
   signal (SIGUSR1: an ``hpc_ckpt_<n>.ckpt`` and ``scontrol requeue``).
+- SIGUSR2, when a Python handler already listens for it (submitit's: its jobs ask SLURM for SIGUSR2 before the time
+  limit, and pre-emption sends it), stops the run the same way; once ``last.ckpt`` and the summary are written, the
+  displaced handler gets the signal (:attr:`RunInterrupted.handover`): submitit then requeues the job, which resumes
+  from ``last.ckpt`` at the step it stopped (:func:`pinnkit.rundir.requeued_checkpoint`).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,23 +28,29 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+HANDED_ON = (signal.SIGUSR2,)  # stop here first, then hand to the handler that was listening (submitit's requeue)
+Handler = Callable[[int, Any], Any]
 
 
 class RunInterrupted(RuntimeError):
     """A signal stopped the run after its final checkpoint and summary were written."""
 
-    def __init__(self, signum: int, step: int) -> None:
+    def __init__(self, signum: int, step: int, handover: Handler | None = None) -> None:
         self.signum, self.step = int(signum), int(step)
+        self.handover = handover  # the handler the stop displaced: call it with the signal once outputs are safe
         self.exit_code = 128 + self.signum
         name = signal.Signals(signum).name
         super().__init__(f"stopped by {name} at step {step}; resume with ckpt_path=<run dir>/checkpoints/last.ckpt")
 
 
 class SignalStop(L.Callback):
-    """Records the first SIGTERM/SIGINT and turns it into Lightning's stop-after-this-step (module doc)."""
+    """Records the first SIGTERM/SIGINT (or a handed-on SIGUSR2) and turns it into Lightning's
+    stop-after-this-step (module doc)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.handover: Handler | None = None
+        self._before: dict[int, Any] = {}
 
     @contextmanager
     def installed(self) -> Iterator[SignalStop]:
@@ -48,9 +58,12 @@ class SignalStop(L.Callback):
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+        before = self._before = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, *HANDED_ON)}
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_int)
+        for s in HANDED_ON:
+            if callable(before[s]):  # someone listens (submitit): stop cleanly, then hand the signal on
+                signal.signal(s, self._on_handed_on)
         try:
             yield self
         finally:
@@ -65,6 +78,11 @@ class SignalStop(L.Callback):
         if self.signum is None:
             self.signum = signum
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts at once
+        _forward_sigterm(frame)
+
+    def _on_handed_on(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum, self.handover = signum, self._before[signum]
         _forward_sigterm(frame)
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
