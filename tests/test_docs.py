@@ -48,9 +48,11 @@ def commands(path: Path) -> list[str]:
 
 
 def train_overrides(cmd: str) -> list[list[str]] | None:
-    """The override lists a ``python train.py`` command runs (a multirun expanded), or ``None`` for another
-    command. Placeholders (``RUN``, ``<date>``) become a stand-in path."""
+    """The override lists a ``python train.py`` (or ``torchrun ... train.py``) command runs (a multirun expanded),
+    or ``None`` for another command. Placeholders (``RUN``, ``<date>``) become a stand-in path."""
     words = shlex.split(cmd.replace("<", "_").replace(">", "_"))
+    if words[:1] == ["torchrun"] and "train.py" in words:  # torchrun's own options, then the script's
+        words = ["python", *words[words.index("train.py") :]]
     if words[:2] != ["python", "train.py"]:
         return None
     over = [w for w in words[2:] if w not in ("-m", "--multirun")]
