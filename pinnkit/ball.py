@@ -4,6 +4,9 @@ Uniform points in ``B^d = {|x - c| <= r}`` are ``c + r U^(1/d) g/|g|`` with ``g`
 uniform (direction and radius independent; the radius law ``P(|x| <= s) = s^d``), on its sphere ``c + r g/|g|``.
 In high ``d`` almost all of the ball's volume lies near its sphere (``E|x| = d/(d+1) r``): the interior points
 say so too.
+
+:class:`DiffusionCloud` is the other high-dimensional domain: ``(t, x)`` with ``x`` where a diffusion started at the
+origin is at time ``t`` (``x ~ N(0, 2t I)``), for problems on all of ``R^d`` whose solution is wanted along it.
 """
 
 from __future__ import annotations
@@ -66,4 +69,53 @@ class Ball(Box):
         coords = {a: line[0], b: line[1]}
         mesh = torch.tensor(self.centre, dtype=torch.float64).repeat(n, n, 1)
         mesh[..., 0], mesh[..., 1] = torch.meshgrid(coords[a], coords[b], indexing="ij")
+        return coords, mesh
+
+
+class DiffusionCloud(Box):
+    """``(t, x)``, ``t`` uniform in ``[0, T]`` and ``x ~ N(μ(t), s(t)² I_d)`` (:meth:`law`): by default
+    ``N(0, 2t spread² I)``, the law of ``√2 W_t`` (spread 1), where the Feynman–Kac paths of ``u_t + Δu + ... = 0``
+    from the origin run. Regions ``interior`` and, with ``initial``, ``initial`` (``t = 0``). The bounding box
+    (what networks normalize inputs by) covers ``t ∈ [0, T]`` and 3 standard deviations around the mean."""
+
+    def __init__(self, axes: Sequence[str], horizon: float = 1.0, spread: float = 1.0, initial: bool = False) -> None:
+        if not (horizon > 0 and spread > 0):
+            raise ValueError(f"a diffusion cloud needs horizon > 0 and spread > 0, got {horizon}, {spread}")
+        self.horizon, self.spread, self.initial = float(horizon), float(spread), bool(initial)
+        mean, sd = self.law(torch.linspace(0.0, horizon, 101, dtype=torch.float64))
+        lo, hi = float((mean - 3 * sd).min()), float((mean + 3 * sd).max())
+        super().__init__({axes[0]: (0.0, horizon), **{a: (lo, hi) for a in axes[1:]}}, time=axes[0])
+
+    def law(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """``(mean, standard deviation)`` of each coordinate of ``x`` at times ``t`` (shapes of ``t``)."""
+        return torch.zeros_like(t), self.spread * torch.sqrt(2 * t)
+
+    def regions(self) -> tuple[str, ...]:
+        return ("interior", "initial") if self.initial else ("interior",)
+
+    def contains(self, x: Tensor) -> Tensor:
+        return torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
+
+    def _region(
+        self, region: str, n: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device, sampler: str
+    ) -> Tensor:
+        if sampler != "uniform":
+            raise ValueError(f"a diffusion cloud draws random points only (data.sampler=uniform), not {sampler!r}")
+        if region not in self.regions():
+            raise ValueError(f"unknown region {region!r} of a diffusion cloud; valid: {list(self.regions())}")
+        t = self.horizon * torch.rand(n, 1, generator=gen, dtype=dtype, device=device)
+        if region == "initial":  # t = 0, x from the law at 0
+            t = torch.zeros_like(t)
+        g = torch.randn(n, self.dim - 1, generator=gen, dtype=dtype, device=device)
+        mean, sd = self.law(t)
+        return torch.cat([t, mean + sd * g], -1)
+
+    def plane(self, n: int) -> tuple[dict[str, Tensor], Tensor]:
+        """The plane of time and the first space axis, ``n × n`` points of the bounding box (float64), the other
+        coordinates at the mean at each time: 1-D coordinates of those two axes and the mesh ``(n, n, 1 + d)``."""
+        coords = {a: torch.linspace(self.lower[i], self.upper[i], n, dtype=torch.float64)
+                  for i, a in enumerate(self.axes[:2])}  # fmt: skip
+        mesh = torch.zeros(n, n, self.dim, dtype=torch.float64)
+        mesh[..., 0], mesh[..., 1] = torch.meshgrid(*coords.values(), indexing="ij")
+        mesh[..., 2:] = self.law(mesh[..., :1])[0]
         return coords, mesh

@@ -59,7 +59,7 @@ def test_each_activation_rule_to_fourth_order(act):
         assert (got[n] - ref[n]).abs().max() <= 1e-10 * ref[n].abs().max(), n
 
 
-@pytest.mark.parametrize("fn", ["tanh", "sin", "cos", "exp", "sigmoid", "silu", "gelu", "sqrt"])
+@pytest.mark.parametrize("fn", ["tanh", "sin", "cos", "exp", "sigmoid", "silu", "gelu", "sqrt", "log"])
 def test_activation_derivatives_to_fourth_order_match_autograd(fn):
     h = torch.linspace(0.2, 2.5, 11, dtype=torch.float64).requires_grad_(True)
     got = getattr(act, fn)(h, 4)

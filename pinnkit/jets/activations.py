@@ -118,3 +118,12 @@ def sqrt(h: Tensor, k: int) -> list[Tensor]:
     for j in range(1, k + 1):  # d/dh h^(1/2 - (j-1)) = (3/2 - j) h^(1/2 - j)
         out.append(out[-1] * (1.5 - j) / h)
     return out
+
+
+def log(h: Tensor, k: int) -> list[Tensor]:
+    """``log h`` (``h > 0``): ``1/h``, ``-1/h²``, ``2/h³``, ``-6/h⁴``."""
+    _check(k)
+    out, inv = [torch.log(h)], 1 / h if k >= 1 else None
+    for j in range(1, k + 1):  # d/dh (-1)^(j-1) (j-1)! h^(-(j-1)) = (-1)^(j-1) (j-1)! h^(-j)
+        out.append(inv if j == 1 else out[-1] * (1 - j) * inv)
+    return out

@@ -6,7 +6,7 @@ a signed distance function, a smooth distance-like function such as ``(r² - |x 
 written once with the operators ``+ - *`` and the functions in ``ops``, so the same code runs on tensors (every backend)
 and on Taylor jets (the ``taylor`` backend): ``ops.col(x, i)`` is column ``i`` as ``(..., 1)``, ``ops.cat([a, b])``
 joins fields, ``ops.sum(a)`` adds the columns (``(..., 1)``),
-``ops.sin``/``ops.cos``/``ops.exp``/``ops.sqrt``/``ops.tanh`` act elementwise.
+``ops.sin``/``ops.cos``/``ops.exp``/``ops.log``/``ops.sqrt``/``ops.tanh`` act elementwise.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ TENSOR_OPS = SimpleNamespace(
     sin=torch.sin,
     cos=torch.cos,
     exp=torch.exp,
+    log=torch.log,
     sqrt=torch.sqrt,
     tanh=torch.tanh,
     sum=lambda x: x.sum(-1, keepdim=True),
@@ -36,6 +37,7 @@ JET_OPS = SimpleNamespace(
     sin=lambda j: j.map(act.sin),
     cos=lambda j: j.map(act.cos),
     exp=lambda j: j.map(act.exp),
+    log=lambda j: j.map(act.log),
     sqrt=lambda j: j.map(act.sqrt),
     tanh=lambda j: j.map(act.tanh),
     sum=lambda j: j.linear(j.value.new_ones(1, j.value.shape[-1])),

@@ -5,8 +5,10 @@ from .allen_cahn import AllenCahn
 from .base import PDE, Term
 from .burgers import Burgers, BurgersInverse
 from .cavity import Cavity
+from .fokker_planck import FokkerPlanck
 from .heat import Heat
 from .helmholtz import Helmholtz
+from .hjb import HJB
 from .kdv import KdV
 from .klein_gordon import KleinGordon
 from .kovasznay import Kovasznay
@@ -20,10 +22,12 @@ from .vector3d import Vector3D
 from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
-           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity, PoissonHD, Plate)  # fmt: skip
+           AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity, PoissonHD, Plate, HJB,
+           FokkerPlanck)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
+    "HJB",
     "PDE",
     "PDES",
     "Advection",
@@ -31,6 +35,7 @@ __all__ = [
     "Burgers",
     "BurgersInverse",
     "Cavity",
+    "FokkerPlanck",
     "Heat",
     "Helmholtz",
     "KdV",

@@ -25,7 +25,8 @@ Residual = Callable[[Derivatives, Tensor], Tensor]
 FIXED_REGIONS = ("data", "observed")
 #: the PDEs that implement ansatz()
 HARD_PDES = (
-    "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger, poisson_hd, plate"
+    "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger, poisson_hd, plate, "
+    "hjb, fokker_planck"
 )
 
 
