@@ -72,6 +72,41 @@ class Ball(Box):
         return coords, mesh
 
 
+class TimeBall(Box):
+    """``[0, T]`` × the ball of ``radius`` around the origin: axes ``("t", *space)``; regions ``interior``,
+    ``initial`` (``t = 0``) and ``boundary`` (the sphere, at uniform times)."""
+
+    def __init__(self, space: Sequence[str], horizon: float = 1.0, radius: float = 1.0) -> None:
+        if not horizon > 0:
+            raise ValueError(f"a time interval [0, T] needs T > 0, got {horizon}")
+        self.ball = Ball(space, radius)
+        super().__init__({"t": (0.0, float(horizon)), **{a: (-radius, radius) for a in space}}, time="t")
+        self.horizon, self.radius = float(horizon), float(radius)
+
+    def regions(self) -> tuple[str, ...]:
+        return ("interior", "initial", "boundary")
+
+    def contains(self, x: Tensor) -> Tensor:
+        return self.ball.contains(x[..., 1:])
+
+    def _region(
+        self, region: str, n: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device, sampler: str
+    ) -> Tensor:
+        if region not in self.regions():
+            raise ValueError(f"unknown region {region!r} of [0, T] x ball; valid: {list(self.regions())}")
+        space = self.ball._region("boundary" if region == "boundary" else "interior", n, gen, dtype, device, sampler)
+        t = self.horizon * torch.rand(n, 1, generator=gen, dtype=dtype, device=device)
+        return torch.cat([t * 0 if region == "initial" else t, space], -1)
+
+    def plane(self, n: int) -> tuple[dict[str, Tensor], Tensor]:
+        """The plane of ``t`` and the first space axis through the centre, ``n × n`` (float64)."""
+        coords = {a: torch.linspace(self.lower[i], self.upper[i], n, dtype=torch.float64)
+                  for i, a in enumerate(self.axes[:2])}  # fmt: skip
+        mesh = torch.zeros(n, n, self.dim, dtype=torch.float64)
+        mesh[..., 0], mesh[..., 1] = torch.meshgrid(*coords.values(), indexing="ij")
+        return coords, mesh
+
+
 class DiffusionCloud(Box):
     """``(t, x)``, ``t`` uniform in ``[0, T]`` and ``x ~ N(μ(t), s(t)² I_d)`` (:meth:`law`): by default
     ``N(0, 2t spread² I)``, the law of ``√2 W_t`` (spread 1), where the Feynman–Kac paths of ``u_t + Δu + ... = 0``

@@ -102,3 +102,40 @@ def test_the_unbiased_option_trains_and_validates_on_random_points(tmp_path):
     sol = np.load(tmp_path / "solution.npz")  # the plane (x0, x1) through the centre
     assert sol["u_pred"].shape == sol["u_ref"].shape == (11, 11) and {"x0", "x1"} <= set(sol.files)
     assert np.isnan(sol["u_pred"][0, 0]) and np.isfinite(sol["u_pred"][5, 5])  # outside / inside the ball
+
+
+def test_allen_cahn_in_a_hundred_dimensions_in_time():
+    from pinnkit.pdes import AllenCahnHD
+
+    pde = AllenCahnHD(d=100).double()
+    gen = torch.Generator().manual_seed(0)
+    x = pde.domain.sample("interior", 32, gen, torch.float64)
+    assert x.shape == (32, 101) and (x[:, 1:].norm(dim=-1) <= 1).all() and x[:, 0].min() >= 0
+    term = pde.terms()[0]
+    assert [t.name for t in pde.terms()] == ["pde", "ic", "bc"]
+    d = Autograd()(pde.exact, x, term.needs, axes=pde.axes)  # the closed-form source vs autograd's Δu and u_t
+    assert term.residual(d, x).abs().max() < 1e-10 * pde.source(x).abs().max()
+    start, edge = (
+        pde.domain.sample("initial", 16, gen, torch.float64),
+        pde.domain.sample("boundary", 16, gen, torch.float64),
+    )
+    assert (start[:, 0] == 0).all() and torch.allclose(edge[:, 1:].norm(dim=-1), torch.ones(16).double())
+    hard = AllenCahnHD(d=100, hard=True).double()
+    assert [t.name for t in hard.terms()] == ["pde", "ic"]  # the initial condition stays a term
+    torch.manual_seed(0)
+    net = Constrained(MLP(101, 1, 16, 2, "tanh", False).double(), hard.ansatz)
+    assert net(edge.double()).abs().max() < 1e-13  # zero on the sphere at every time
+    ref = term.residual(Autograd()(net, x, term.needs, axes=hard.axes), x)
+    torch.testing.assert_close(term.residual(Taylor()(net, x, term.needs, axes=hard.axes), x), ref)
+    coords, mesh = hard.grid()
+    assert list(coords) == ["t", "x0"] and mesh.shape == (51, 51, 101) and (mesh[..., 2:] == 0).all()
+
+
+def test_allen_cahn_hd_trains_with_an_estimated_laplacian(tmp_path):
+    est = ["pde=allen_cahn_hd", "pde.d=8", "pde.val_points=256", "pde.n=11", "pde.estimator.samples=4",
+           "derivative=taylor", "data.points.initial=32"]  # fmt: skip
+    summary = train(compose_cfg(tmp_path, *FAST[3:], *est, "trainer.max_steps=60", "trainer.val_check_interval=30",
+                                "optim.optimizer.lr=1e-2"))  # fmt: skip
+    assert summary["steps"] == 60 and 0 < summary["val/l2_rel"] < 1
+    losses = _losses(tmp_path)
+    assert np.mean([losses[i] for i in range(50, 60)]) < np.mean([losses[i] for i in range(10)])

@@ -17,9 +17,10 @@ NAMES = sorted(PDES)
 CLOSED_FORM = sorted(n for n, cls in PDES.items() if cls.closed_form and cls.exact is not PDE.exact)  # fmt: skip
 # (numerical references: test_references.py; no reference: test_no_reference.py)
 # the inverse problem's ν set to the true value; the high-dimensional Poisson in d = 6 (every backend, the dense
-# reference too: its d = 100 default is tested in test_highdim.py); Fokker–Planck in d = 6 with its initial term
+# reference too: its d = 100 default is tested in test_highdim.py); Fokker–Planck in d = 6 with its initial term;
+# Allen–Cahn in d = 6
 AT_TRUTH = {"burgers_inverse": {"nu_init": 0.01 / math.pi}, "poisson_hd": {"d": 6},
-            "fokker_planck": {"d": 6, "hard": False}}  # fmt: skip
+            "fokker_planck": {"d": 6, "hard": False}, "allen_cahn_hd": {"d": 6}}  # fmt: skip
 
 
 def _points(pde, term, n, gen):

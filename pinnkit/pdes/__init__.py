@@ -2,6 +2,7 @@
 
 from .advection import Advection
 from .allen_cahn import AllenCahn
+from .allen_cahn_hd import AllenCahnHD
 from .base import PDE, Term
 from .burgers import Burgers, BurgersInverse
 from .cavity import Cavity
@@ -23,7 +24,7 @@ from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
            AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity, PoissonHD, Plate, HJB,
-           FokkerPlanck)  # fmt: skip
+           FokkerPlanck, AllenCahnHD)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "PDES",
     "Advection",
     "AllenCahn",
+    "AllenCahnHD",
     "Burgers",
     "BurgersInverse",
     "Cavity",

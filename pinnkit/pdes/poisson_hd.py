@@ -24,6 +24,20 @@ from ..derivatives.names import default_axes, laplacian
 from .base import PDE, Term
 
 
+def two_body(x: Tensor, coef: Tensor) -> tuple[Tensor, Tensor]:
+    """``(v, Δv)`` at ``x (..., d)``, each ``(...,)``: ``v = (1 - |x|²) Σ c_i sin ψ_i`` and its Laplacian in closed
+    form (module docstring); ``coef (d-1,)``."""
+    a, b = x[..., :-1], x[..., 1:]
+    psi = a + torch.cos(b) + b * torch.cos(a)
+    da, db = 1 - b * torch.sin(a), torch.cos(a) - torch.sin(b)  # ∂ψ/∂x_i, ∂ψ/∂x_(i+1)
+    sin, cos = torch.sin(psi), torch.cos(psi)
+    s = (coef * sin).sum(-1)
+    lap_s = (coef * (cos * (-b * torch.cos(a) - torch.cos(b)) - sin * (da * da + db * db))).sum(-1)
+    x_grad_s = (coef * cos * (a * da + b * db)).sum(-1)
+    w = 1 - x.square().sum(-1)
+    return w * s, w * lap_s - 4 * x_grad_s - 2 * x.shape[-1] * s
+
+
 class PoissonHD(PDE):
     name = "poisson_hd"
     fields = ("u",)
@@ -53,25 +67,12 @@ class PoissonHD(PDE):
             return [pde]
         return [pde, Term("bc", "boundary", ("u",), lambda d, x: d["u"])]
 
-    def _pair(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(c, a, b, ψ)``: per pair ``i`` (``(..., d-1)``), ``x_i`` and ``x_(i+1)``, and ``ψ_i``."""
-        a, b = x[..., :-1], x[..., 1:]
-        return self.coef.to(x), a, b, a + torch.cos(b) + b * torch.cos(a)
-
     def exact(self, x: Tensor) -> Tensor:
-        c, _, _, psi = self._pair(x)
-        return ((1 - x.square().sum(-1)) * (c * torch.sin(psi)).sum(-1)).unsqueeze(-1)
+        return two_body(x, self.coef.to(x))[0].unsqueeze(-1)
 
     def source(self, x: Tensor) -> Tensor:
         """``f = -Δu (...,)`` (module docstring)."""
-        c, a, b, psi = self._pair(x)
-        da, db = 1 - b * torch.sin(a), torch.cos(a) - torch.sin(b)  # ∂ψ/∂x_i, ∂ψ/∂x_(i+1)
-        sin, cos = torch.sin(psi), torch.cos(psi)
-        s = (c * sin).sum(-1)
-        lap_s = (c * (cos * (-b * torch.cos(a) - torch.cos(b)) - sin * (da * da + db * db))).sum(-1)
-        x_grad_s = (c * cos * (a * da + b * db)).sum(-1)
-        w = 1 - x.square().sum(-1)
-        return -(w * lap_s - 4 * x_grad_s - 2 * x.shape[-1] * s)
+        return -two_body(x, self.coef.to(x))[1]
 
     def ansatz(self, x, ops):
         return 0.0, 1 - ops.sum(x * x)  # b = 0, φ = 1 - |x|²
