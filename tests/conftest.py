@@ -72,7 +72,8 @@ def predict_cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, st
 
 #: the largest validation grids, shrunk: in a few-step test the grid's reference and plots would cost most of it
 SMALL_GRIDS = {"allen_cahn": ["pde.nt=21", "pde.nx=64"], "kdv": ["pde.nt=21", "pde.nx=64"],
-               "schrodinger": ["pde.nt=21", "pde.nx=64"], "burgers": ["pde.nt=21", "pde.nx=64"]}  # fmt: skip
+               "schrodinger": ["pde.nt=21", "pde.nx=64"], "burgers": ["pde.nt=21", "pde.nx=64"],
+               "kuramoto_sivashinsky": ["pde.nt=21", "pde.nx=64"]}  # fmt: skip
 
 
 def compose_cfg(tmp_path: Path, *overrides: str) -> DictConfig:

@@ -12,6 +12,7 @@ from pinnkit.pdes import AllenCahn, Burgers, KdV, Schrodinger
 from pinnkit.pdes.allen_cahn import solve_allen_cahn
 from pinnkit.pdes.burgers import cole_hopf
 from pinnkit.pdes.kdv import solve_kdv
+from pinnkit.pdes.kuramoto_sivashinsky import solve_ks
 from pinnkit.pdes.schrodinger import solve_schrodinger
 
 NU = 0.01 / math.pi
@@ -105,6 +106,22 @@ def test_kdv_reference_at_the_initial_time():
     x = torch.linspace(-0.9, 0.9, 7, dtype=torch.float64)
     pts = torch.stack([torch.zeros_like(x), x], -1)
     torch.testing.assert_close(pde.exact(pts)[..., 0], torch.cos(math.pi * x), rtol=0, atol=1e-10)
+
+
+# ---- Kuramoto–Sivashinsky: ETDRK4 with a real fourth-order symbol, chaotic -------------------------------------
+def test_kuramoto_sivashinsky_conserves_the_mean_and_converges_in_time_and_modes():
+    _, a = solve_ks(5.0, 0.5, 0.005, 512, 1e-4)
+    _, b = solve_ks(5.0, 0.5, 0.005, 512, 5e-5)
+    _, c = solve_ks(5.0, 0.5, 0.005, 1024, 1e-4)
+    ua, ub, uc = (np.real(np.fft.ifft(s, axis=-1)) for s in (a, b, c))
+    assert np.abs(ua - ub).max() < 1e-7 and np.abs(ua - uc[:, ::2]).max() < 1e-7
+    assert np.abs(ua.sum(-1) - ua[0].sum()).max() < 1e-9  # every term is a derivative: the mean stays
+    assert np.abs(ua[-1]).max() > 2.0  # -sin(πx) has grown into the chaotic regime's larger, finer cells
+    from pinnkit.pdes import KuramotoSivashinsky
+
+    x = torch.linspace(-0.9, 0.9, 7, dtype=torch.float64)
+    pts = torch.stack([torch.zeros_like(x), x], -1)
+    torch.testing.assert_close(KuramotoSivashinsky().exact(pts)[..., 0], -torch.sin(math.pi * x), rtol=0, atol=1e-10)
 
 
 # ---- nonlinear Schrödinger: ETDRK4 for a complex field -------------------------------------------------------

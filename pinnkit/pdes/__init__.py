@@ -13,6 +13,7 @@ from .hjb import HJB
 from .kdv import KdV
 from .klein_gordon import KleinGordon
 from .kovasznay import Kovasznay
+from .kuramoto_sivashinsky import KuramotoSivashinsky
 from .membrane import Membrane
 from .plate import Plate
 from .poisson import Poisson
@@ -24,7 +25,7 @@ from .wave import Wave
 
 SHIPPED = (Heat, Vector3D, Wave, Helmholtz, Poisson, Advection, KleinGordon, Kovasznay, Burgers, BurgersInverse,
            AllenCahn, KdV, Schrodinger, Membrane, PoissonHole, Cavity, PoissonHD, Plate, HJB,
-           FokkerPlanck, AllenCahnHD)  # fmt: skip
+           FokkerPlanck, AllenCahnHD, KuramotoSivashinsky)  # fmt: skip
 PDES: dict[str, type[PDE]] = {cls.name: cls for cls in SHIPPED}
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "KdV",
     "KleinGordon",
     "Kovasznay",
+    "KuramotoSivashinsky",
     "Membrane",
     "Plate",
     "Poisson",

@@ -26,7 +26,7 @@ FIXED_REGIONS = ("data", "observed")
 #: the PDEs that implement ansatz()
 HARD_PDES = (
     "heat, poisson, membrane, burgers, helmholtz, wave, klein_gordon, advection, kdv, schrodinger, poisson_hd, plate, "
-    "hjb, fokker_planck, allen_cahn_hd"
+    "hjb, fokker_planck, allen_cahn_hd, kuramoto_sivashinsky"
 )
 
 
