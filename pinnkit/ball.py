@@ -5,7 +5,8 @@ uniform (direction and radius independent; the radius law ``P(|x| <= s) = s^d``)
 In high ``d`` almost all of the ball's volume lies near its sphere (``E|x| = d/(d+1) r``): the interior points
 say so too.
 
-:class:`DiffusionCloud` is the other high-dimensional domain: ``(t, x)`` with ``x`` where a diffusion started at the
+:class:`TimeBall` is ``[0, T]`` × the ball, for evolution equations in it. :class:`DiffusionCloud` is the other
+high-dimensional domain: ``(t, x)`` with ``x`` where a diffusion started at the
 origin is at time ``t`` (``x ~ N(0, 2t I)``), for problems on all of ``R^d`` whose solution is wanted along it.
 """
 
@@ -100,11 +101,7 @@ class TimeBall(Box):
 
     def plane(self, n: int) -> tuple[dict[str, Tensor], Tensor]:
         """The plane of ``t`` and the first space axis through the centre, ``n × n`` (float64)."""
-        coords = {a: torch.linspace(self.lower[i], self.upper[i], n, dtype=torch.float64)
-                  for i, a in enumerate(self.axes[:2])}  # fmt: skip
-        mesh = torch.zeros(n, n, self.dim, dtype=torch.float64)
-        mesh[..., 0], mesh[..., 1] = torch.meshgrid(*coords.values(), indexing="ij")
-        return coords, mesh
+        return time_plane(self, n)
 
 
 class DiffusionCloud(Box):
@@ -148,9 +145,15 @@ class DiffusionCloud(Box):
     def plane(self, n: int) -> tuple[dict[str, Tensor], Tensor]:
         """The plane of time and the first space axis, ``n × n`` points of the bounding box (float64), the other
         coordinates at the mean at each time: 1-D coordinates of those two axes and the mesh ``(n, n, 1 + d)``."""
-        coords = {a: torch.linspace(self.lower[i], self.upper[i], n, dtype=torch.float64)
-                  for i, a in enumerate(self.axes[:2])}  # fmt: skip
-        mesh = torch.zeros(n, n, self.dim, dtype=torch.float64)
-        mesh[..., 0], mesh[..., 1] = torch.meshgrid(*coords.values(), indexing="ij")
+        coords, mesh = time_plane(self, n)
         mesh[..., 2:] = self.law(mesh[..., :1])[0]
         return coords, mesh
+
+
+def time_plane(box: Box, n: int) -> tuple[dict[str, Tensor], Tensor]:
+    """The plane of ``box``'s first two axes (time, then the first space axis), ``n × n`` points of its bounds, the
+    other coordinates 0: their 1-D coordinates and the mesh ``(n, n, dim)`` (float64)."""
+    coords = {a: torch.linspace(box.lower[i], box.upper[i], n, dtype=torch.float64) for i, a in enumerate(box.axes[:2])}
+    mesh = torch.zeros(n, n, box.dim, dtype=torch.float64)
+    mesh[..., 0], mesh[..., 1] = torch.meshgrid(*coords.values(), indexing="ij")
+    return coords, mesh
