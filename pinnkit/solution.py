@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from .atomic import save_npz
-from .points import ValidationSet
 
 Solution = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]  # coordinates, prediction, reference
 
@@ -18,11 +17,10 @@ Solution = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]  # coordi
 def grid_solution(module) -> Solution:
     """The grid's coordinates, prediction and reference: ``pred, ref (*grid, m)``, NaN at grid points outside a
     non-box domain; ``ref`` is ``None`` for a PDE without a reference. The grid points and their reference come
-    from the module's validation cache, so the reference is not evaluated again per plot."""
+    from the module's cache (:meth:`~pinnkit.training.PINNModule.plot_data`), so the reference is not evaluated
+    again per plot (for a plane of a high-dimensional PDE, a Monte Carlo reference included)."""
     coords, mesh = module.pde.grid()
-    val = module.val_data()
-    if val.mask is None:  # validated on random points: the grid (a plane through the domain) on its own
-        val = ValidationSet.grid(module.pde, 1, 0, val.points.dtype, val.points.device)
+    val = module.plot_data()
     flat, ref, mask = val.points, val.reference, val.mask
     pred = torch.cat([module.net(c) for c in flat.split(65536)])
     both = pred[:, None] if ref is None else torch.stack([pred, ref.to(pred.dtype)], 1)

@@ -76,6 +76,7 @@ class PINNModule(L.LightningModule):
         self.timing = Timing()
         self._direct_backward = False  # set at train start: see loop.plain_backward
         self._val: ValidationSet | None = None
+        self._plane: ValidationSet | None = None  # the plotted plane of a PDE validated on random points
         self.run_config: dict | None = None  # the resolved training config, stored in checkpoints
         self.wandb_id: str | None = None
 
@@ -212,6 +213,17 @@ class PINNModule(L.LightningModule):
             make = ValidationSet.random if self.pde.validation_points else ValidationSet.grid
             self._val = make(self.pde, self.val_points, self.plan.seed, self.dtype, self.device)
         return self._val
+
+    def plot_data(self) -> ValidationSet:
+        """The grid the plots and ``solution.npz`` show, with its reference: the validation grid, or for a PDE
+        validated on random points the plane of its ``grid()``; cached like :meth:`val_data`."""
+        val = self.val_data()
+        if val.mask is not None:
+            return val
+        plane = self._plane
+        if plane is None or plane.points.device != self.device or plane.points.dtype != self.dtype:
+            self._plane = ValidationSet.grid(self.pde, 1, 0, self.dtype, self.device)
+        return self._plane
 
     def on_validation_start(self) -> None:
         """Before any checkpoint of this validation is written: stop if a loss or parameter is non-finite."""
