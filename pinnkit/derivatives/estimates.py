@@ -7,7 +7,10 @@ estimator for higher orders). With ``v`` drawn so that ``E[v vᵀ] = I`` (Radema
 - ``E[D²u[v, v]] = Σ_i u_ii``: the Laplacian over the directions' support (``"~u_xx+u_yy"``, one weight ``c``
   for every part: ``c · mean_s D²u[v_s, v_s]``);
 - for Gaussian ``v``, ``E[D⁴u[v, v, v, v]] = 3 Σ_(i,j) u_iijj = 3 Δ²u``: the biharmonic (``"~u_xxxx+2*u_xxyy+u_yyyy"``,
-  :func:`biharmonic`), ``c/3 · mean_s D⁴u[v_s, ...]``. Rademacher directions would give ``3Δ²u - 2 Σ u_iiii``: refused.
+  :func:`biharmonic`), ``c/3 · mean_s D⁴u[v_s, ...]``. Rademacher directions would give ``3Δ²u - 2 Σ u_iiii``: refused;
+- any other sum of derivatives of orders 1..4 (``"~u_xy+0.5*u_xxyy+u_z"``), for Gaussian ``v``: every order's
+  directional derivative ``D^k u[v^k]`` times a Hermite polynomial of ``v`` (:mod:`pinnkit.derivatives.hermite`), one
+  jet of the highest order per direction for all terms.
 
 The directions are an input of every call, ``(G, K, d)``: ``G`` independent groups of ``K`` directions, zero off
 the support, the same for every point of the call. A result holds one estimate per group, ``(N, G)``; ``d[name]`` is
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .hermite import combine, hermite_weights
 from .names import FULL_TOKENS, Request, Sum, make_request, parse_sum
 
 KINDS = ("rademacher", "gaussian")
@@ -34,13 +38,26 @@ KINDS = ("rademacher", "gaussian")
 @dataclass(frozen=True)
 class Estimate:
     """A requested estimate: ``field``'s Laplacian (``order`` 2) or biharmonic (``order`` 4) over ``axes``, times
-    ``scale`` per directional derivative (the sum's weight; divided by 3 for the biharmonic)."""
+    ``scale`` per directional derivative (the sum's weight; divided by 3 for the biharmonic); or, with ``terms``
+    (``((axes, weight), ...)``), a general operator of highest order ``order`` with Hermite weights."""
 
     name: str
     field: int
     order: int
     axes: tuple[int, ...]
     scale: float
+    terms: tuple = ()
+
+    @property
+    def general(self) -> bool:
+        return bool(self.terms)
+
+    def per_direction(self, chain: Sequence[Tensor], flat: Tensor) -> Tensor:
+        """The estimate of each direction ``(S, N)`` from ``chain[k-1] = D^k u[v^k] (S, N)`` (k up to ``order``;
+        only the last is read unless general) at directions ``flat (S, d)``."""
+        if self.general:
+            return combine(chain, hermite_weights(self.terms, self.order, flat))
+        return self.scale * chain[self.order - 1]
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,10 +95,10 @@ class Estimator:
         return "~" + name if self.active else name
 
     def check(self, estimates: Sequence[Estimate]) -> None:
-        if any(e.order == 4 for e in estimates) and self.directions != "gaussian":
-            names = [e.name for e in estimates if e.order == 4]
-            raise ValueError(f"{names}: a biharmonic is estimated from gaussian directions only "
-                             f"(rademacher's fourth moments differ); set estimator.directions=gaussian")  # fmt: skip
+        if any(e.order == 4 or e.general for e in estimates) and self.directions != "gaussian":
+            names = [e.name for e in estimates if e.order == 4 or e.general]
+            raise ValueError(f"{names}: a biharmonic or a general operator is estimated from gaussian directions "
+                             f"only (rademacher's moments differ); set estimator.directions=gaussian")  # fmt: skip
 
     def draw_at(
         self, seed: int, step: int, support: Sequence[int], d: int, dtype: torch.dtype, device: torch.device
@@ -115,15 +132,18 @@ def biharmonic(field: str, axes: Sequence[str]) -> str:
 
 
 def parse_estimate(name: str, fields: Sequence[str], axes: Sequence[str]) -> Estimate:
-    """Parse ``"~<sum>"`` where the sum is a Laplacian ``c Σ_i u_ii`` or a biharmonic ``c Δ²u`` over some axes."""
+    """Parse ``"~<sum>"``: a Laplacian ``c Σ_i u_ii`` or a biharmonic ``c Δ²u`` over some axes (their special
+    forms), else any sum of one field's derivatives of orders 1..4 (a general operator, Hermite weights)."""
     s = parse_sum(name[1:], fields, axes) if "+" in name else None
-    if s is not None:
+    if s is not None and s.order <= 4:
         est = _laplacian(name, s) or _biharmonic(name, s)
-        if est is not None:
-            return est
+        if est is None:
+            support = tuple(sorted({i for p in s.parts for i in p}))
+            est = Estimate(name, s.field, s.order, support, 1.0, s.terms)
+        return est
     raise KeyError(
-        f"{name!r}: an estimated need is '~' and a Laplacian or a biharmonic over two or more axes, one weight "
-        f"throughout, e.g. '~u_xx+u_yy' or '~u_xxxx+2.0*u_xxyy+u_yyyy' (see pinnkit.derivatives.estimates)"
+        f"{name!r}: an estimated need is '~' and a sum of two or more derivatives of one field, of orders 1 to 4, "
+        f"e.g. '~u_xx+u_yy', '~u_xxxx+2.0*u_xxyy+u_yyyy' or '~u_xy+0.5*u_xxyy' (see pinnkit.derivatives.estimates)"
     )
 
 
@@ -186,34 +206,48 @@ def by_hvp(
     u: Tensor, x: Tensor, estimates: Sequence[Estimate], directions: Tensor, batched: bool = False
 ) -> dict[tuple, Tensor]:
     """Every estimate ``(N, G)`` through reverse mode: one gradient of the field, then per direction ``v`` the
-    nested directional derivatives ``v·∇(v·∇u)`` (a Hessian-vector product; four levels for the biharmonic).
-    ``batched``: each level is one ``grad`` call over all directions (``is_grads_batched``), else one per
-    direction."""
+    nested directional derivatives ``D^k u[v^k] = v·∇(D^(k-1) u[v^(k-1)])`` (Hessian-vector products, up to the
+    estimate's order). ``batched``: each level is one ``grad`` call over all directions (``is_grads_batched``),
+    else one per direction."""
     out = {}
     g, k, _ = directions.shape
     flat = directions.reshape(g * k, -1)  # (S, d)
-    s = flat.shape[0]
     for e in estimates:
         (grad,) = torch.autograd.grad(u[:, e.field].sum(), x, create_graph=True)  # (N, d)
-        if batched:  # level 2: ∇(v·∇u) = H v for all v in one call; further levels pick their own row
-            go = flat[:, None, :].expand(s, *x.shape)
-            (hv,) = torch.autograd.grad(grad, x, go, create_graph=True, allow_unused=True, is_grads_batched=True)
-            t = x.new_zeros(s, x.shape[0]) if hv is None else (hv * flat[:, None, :]).sum(-1)  # (S, N)
-            pick = torch.eye(s, dtype=x.dtype, device=x.device)[:, :, None].expand(s, s, x.shape[0])
-            for _ in range(e.order - 2):
-                (gt,) = torch.autograd.grad(t, x, pick, create_graph=True, allow_unused=True, is_grads_batched=True)
-                t = t.new_zeros(t.shape) if gt is None else (gt * flat[:, None, :]).sum(-1)
-        else:  # each direction's chain on its own (a stacked tensor would send zeros back through every other's)
-            rows = []
-            for v in flat:
-                t = grad @ v
-                for _ in range(e.order - 1):
-                    (gt,) = torch.autograd.grad(t.sum(), x, create_graph=True, allow_unused=True)
-                    t = x.new_zeros(x.shape[0]) if gt is None else gt @ v
-                rows.append(t)
-            t = torch.stack(rows)
-        out[e.key] = e.scale * t.T.reshape(-1, g, k).mean(-1)
+        chain = _chain_batched(grad, x, flat, e.order) if batched else _chain_each(grad, x, flat, e.order)
+        out[e.key] = e.per_direction(chain, flat).T.reshape(-1, g, k).mean(-1)
     return out
+
+
+def _chain_batched(grad: Tensor, x: Tensor, flat: Tensor, order: int) -> list[Tensor]:
+    """``[D^k u[v^k] (S, N) for k = 1..order]``, each level one batched ``grad`` call over all directions."""
+    s = flat.shape[0]
+    chain = [(grad @ flat.T).T]
+    if order >= 2:  # level 2: ∇(v·∇u) = H v for all v in one call; further levels pick their own row
+        go = flat[:, None, :].expand(s, *x.shape)
+        (hv,) = torch.autograd.grad(grad, x, go, create_graph=True, allow_unused=True, is_grads_batched=True)
+        chain.append(x.new_zeros(s, x.shape[0]) if hv is None else (hv * flat[:, None, :]).sum(-1))
+    pick = torch.eye(s, dtype=x.dtype, device=x.device)[:, :, None].expand(s, s, x.shape[0])
+    for _ in range(order - 2):
+        t = chain[-1]
+        (gt,) = torch.autograd.grad(t, x, pick, create_graph=True, allow_unused=True, is_grads_batched=True)
+        chain.append(t.new_zeros(t.shape) if gt is None else (gt * flat[:, None, :]).sum(-1))
+    return chain
+
+
+def _chain_each(grad: Tensor, x: Tensor, flat: Tensor, order: int) -> list[Tensor]:
+    """As :func:`_chain_batched`, each direction's chain on its own (a stacked tensor would send zeros back through
+    every other's)."""
+    per = []
+    for v in flat:
+        t = grad @ v
+        levels = [t]
+        for _ in range(order - 1):
+            (gt,) = torch.autograd.grad(t.sum(), x, create_graph=True, allow_unused=True)
+            t = x.new_zeros(x.shape[0]) if gt is None else gt @ v
+            levels.append(t)
+        per.append(levels)
+    return [torch.stack([levels[i] for levels in per]) for i in range(order)]
 
 
 __all__ = [

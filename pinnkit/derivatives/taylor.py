@@ -33,7 +33,7 @@ def spec_for(req: Request, d: int, groups: tuple[int, int] = (0, 0)) -> ChannelS
     """The channels ``req`` needs: its entries (sub-derivatives included), collapsed sums, full tensors, and for
     its estimates over ``groups = (G, K)`` directions the directions as axes ``d .. d+GK-1``: a Laplacian's
     ``D²[v, v]`` summed per group into one collapsed channel (weight ``1/K``), a biharmonic's ``D⁴[v, v, v, v]``
-    one plain channel per direction."""
+    one plain channel per direction, a general operator's ``D^k[v^k]`` for k up to its order (one jet)."""
     wanted = [e.axes for e in req.entries if (e.field, e.axes) not in req.part_only]
     sums = []
     for s in req.sums:
@@ -46,11 +46,11 @@ def spec_for(req: Request, d: int, groups: tuple[int, int] = (0, 0)) -> ChannelS
     if req.full_order >= 2:
         wanted += [(i, j) for i in range(d) for j in range(i, d)]
     g, k = groups
-    for order in {e.order for e in req.estimates}:
-        if order == 2:
+    for e in req.estimates:
+        if e.order == 2 and not e.general:
             sums += [_group_sum(d, k, j) for j in range(g)]
-        else:
-            wanted += [(d + a,) * order for a in range(g * k)]
+        else:  # the sub-multisets (lower orders along each direction) come with it
+            wanted += [(d + a,) * e.order for a in range(g * k)]
     return ChannelSpec.build(d, wanted, sorted(set(sums)))
 
 
@@ -59,17 +59,19 @@ def _group_sum(d: int, k: int, j: int) -> tuple:
     return tuple(((d + a, d + a), 1.0 / k) for a in range(j * k, (j + 1) * k))
 
 
-def _estimates(data: Tensor, req: Request, spec: ChannelSpec, d: int, groups: tuple[int, int]) -> dict:
-    """Each estimate ``(N, G)`` from the channels of :func:`spec_for`."""
+def _estimates(data: Tensor, req: Request, spec: ChannelSpec, d: int, flat: Tensor, groups: tuple[int, int]) -> dict:
+    """Each estimate ``(N, G)`` from the channels of :func:`spec_for` (``flat (GK, d)``: the directions)."""
     g, k = groups
     idx, out = spec.index, {}
     for e in req.estimates:
-        if e.order == 2:
+        if e.order == 2 and not e.general:
             chans = [idx[("sum", _group_sum(d, k, j))] for j in range(g)]
             out[e.key] = e.scale * torch.stack([data[c, :, e.field] for c in chans], -1)
-        else:
-            per = torch.stack([data[idx[(d + a,) * e.order], :, e.field] for a in range(g * k)], -1)  # (N, GK)
-            out[e.key] = e.scale * per.view(-1, g, k).mean(-1)
+        else:  # chain[o-1]: D^o u[v^o] of every direction (GK, N)
+            orders = range(1, e.order + 1) if e.general else (e.order,)
+            chain = {o: torch.stack([data[idx[(d + a,) * o], :, e.field] for a in range(g * k)]) for o in orders}
+            per = e.per_direction([chain.get(o) for o in range(1, e.order + 1)], flat)  # (GK, N)
+            out[e.key] = per.T.reshape(-1, g, k).mean(-1)
     return out
 
 
@@ -152,5 +154,5 @@ class Taylor(Backend):
             rows = [torch.stack([data[idx[(min(i, j), max(i, j))]] for j in range(d)], dim=-1) for i in range(d)]
             hess = torch.stack(rows, dim=-2)  # (N, m, d, d)
         if req.estimates:
-            entries.update(_estimates(data, req, spec, d, groups))
+            entries.update(_estimates(data, req, spec, d, flat, groups))
         return u, entries, jac, hess
