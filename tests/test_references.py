@@ -124,6 +124,19 @@ def test_kuramoto_sivashinsky_conserves_the_mean_and_converges_in_time_and_modes
     torch.testing.assert_close(KuramotoSivashinsky().exact(pts)[..., 0], -torch.sin(math.pi * x), rtol=0, atol=1e-10)
 
 
+def test_kuramoto_sivashinsky_first_half_window_keeps_the_reference_times():
+    """``t_end=0.5`` trains and scores [0, 0.5]: its grid times are the reference's saved times (no interpolation in
+    t), and a window past the reference is refused."""
+    from pinnkit.pdes import KuramotoSivashinsky
+
+    pde = KuramotoSivashinsky(nt=251, nx=8, t_end=0.5)
+    t = pde.grid()[1][..., 0].unique()
+    assert pde.domain.upper[0] == 0.5 and len(t) == 126 and t.max() == 0.5
+    assert (t * 250 - (t * 250).round()).abs().max() < 1e-9  # every 1/250: the saves of the reference
+    with pytest.raises(ValueError, match=r"t_end must be in \(0, 1\]"):
+        KuramotoSivashinsky(t_end=1.5)
+
+
 # ---- nonlinear Schrödinger: ETDRK4 for a complex field -------------------------------------------------------
 def test_schrodinger_conserves_mass_and_hamiltonian_and_converges_in_time():
     _, a = solve_schrodinger(256, 8000)
