@@ -214,15 +214,19 @@ def by_hvp(
     flat = directions.reshape(g * k, -1)  # (S, d)
     for e in estimates:
         (grad,) = torch.autograd.grad(u[:, e.field].sum(), x, create_graph=True)  # (N, d)
-        chain = _chain_batched(grad, x, flat, e.order) if batched else _chain_each(grad, x, flat, e.order)
+        if batched:
+            chain = _chain_batched(grad, x, flat, e.order, first=e.general or e.order == 1)
+        else:
+            chain = _chain_each(grad, x, flat, e.order)
         out[e.key] = e.per_direction(chain, flat).T.reshape(-1, g, k).mean(-1)
     return out
 
 
-def _chain_batched(grad: Tensor, x: Tensor, flat: Tensor, order: int) -> list[Tensor]:
-    """``[D^k u[v^k] (S, N) for k = 1..order]``, each level one batched ``grad`` call over all directions."""
+def _chain_batched(grad: Tensor, x: Tensor, flat: Tensor, order: int, first: bool = True) -> list[Tensor | None]:
+    """``[D^k u[v^k] (S, N) for k = 1..order]``, each level one batched ``grad`` call over all directions; level 1
+    only with ``first`` (the higher levels start from the gradient, not from it)."""
     s = flat.shape[0]
-    chain = [(grad @ flat.T).T]
+    chain: list[Tensor | None] = [(grad @ flat.T).T if first else None]
     if order >= 2:  # level 2: ∇(v·∇u) = H v for all v in one call; further levels pick their own row
         go = flat[:, None, :].expand(s, *x.shape)
         (hv,) = torch.autograd.grad(grad, x, go, create_graph=True, allow_unused=True, is_grads_batched=True)
