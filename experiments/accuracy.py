@@ -50,6 +50,7 @@ PUBLISHED: dict[str, tuple[str, str]] = {
     "advection": ("6.9e-4", "jaxpi, Wang et al. 2023"),
     "kdv": ("~2e-6", "SSBroyden + vRBA, Toscano et al. 2025 (jaxpi, Wang et al. 2023: 2.0e-3)"),
     "schrodinger": ("1.97e-3", "Raissi et al. 2019"),
+    "kuramoto_sivashinsky": ("1.61e-1", "jaxpi, Wang et al. 2023 (10 time windows)"),
 }
 
 

@@ -35,6 +35,9 @@ INT, FLOAT, BOOL, STR = "an int", "a number", "true or false", "a string"
 SCHEMA: dict[str, tuple[str, float | None, bool]] = {
     "seed": (INT, 0, False),
     "ckpt_path": (STR, None, True),
+    "init_weights": (STR, None, True),
+    "march.windows": (INT, 0, False),
+    "march.warm_start": (BOOL, None, False),
     "nonfinite_skip_limit": (FLOAT, 0, False),
     "allow_low_precision": (BOOL, None, False),
     "allow_resume_changes": (BOOL, None, False),

@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from .checkpoints import FORMAT, CheckpointError
+from .checkpoints import FORMAT, CheckpointError, read_checkpoint
 
 
 def run_identity(config: Mapping[str, Any] | None, pde: Any) -> dict[str, Any]:
@@ -111,3 +111,12 @@ def check_weights_fit(ckpt: Mapping[str, Any], module: nn.Module, path: str | Pa
             f"checkpoint {str(path)!r} does not fit this run's network ({len(diffs)} mismatched tensors, e.g. "
             f"{diffs[:3]}). Resume with the model settings it was written with"
         )
+
+
+def start_from(module: nn.Module, path: str | Path) -> None:
+    """Start a fresh run from the weights of the checkpoint at ``path`` (``init_weights``): its tensors must have
+    ``module``'s names and shapes; its optimizer state, step and schedule are not taken (a resume is
+    ``ckpt_path``)."""
+    ckpt = read_checkpoint(path)
+    check_weights_fit(ckpt, module, path)
+    module.load_state_dict(ckpt["state_dict"])

@@ -29,8 +29,9 @@ from .build import build
 from .checkpoints import SafeCheckpointIO, read_checkpoint
 from .config_checks import MATMUL_PRECISIONS, check_config, check_fits
 from .loggers import cluster_metadata, finish, make_logger, record_outcome, run_metadata
+from .marching import is_march, march
 from .plots import plot_losses
-from .resume import check_resume
+from .resume import check_resume, start_from
 from .rundir import claim, inside, requeued_checkpoint
 from .solution import save_solution
 from .training import NonFiniteLossError, PINNModule, StepsPerBatch
@@ -98,7 +99,8 @@ def matmul_precision(value: str) -> Iterator[None]:
 
 
 def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
-    """Fit the run ``cfg`` describes; write ``summary.json`` in ``cfg.paths.output_dir`` and return it.
+    """Fit the run ``cfg`` describes; write ``summary.json`` in ``cfg.paths.output_dir`` and return it. With
+    ``march.windows`` > 0, one run per time window (:mod:`pinnkit.marching`) and the whole march's summary.
 
     ``callbacks`` are extra Lightning callbacks for this run (for programmatic use, e.g. benchmarks).
 
@@ -110,6 +112,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> dict[str, An
     both after ``summary.json`` (with ``stopped``) is written.
     """
     check_config(cfg)
+    if is_march(cfg):  # time-marching windows: a run per window; the march's summary reads as a run's
+        return march(cfg, lambda window: train(window, callbacks))
     check_precision(cfg)
     with matmul_precision(cfg.matmul_precision):
         return _train(cfg, list(callbacks))
@@ -126,6 +130,8 @@ def _train(cfg: DictConfig, extra_callbacks: list[L.Callback]) -> dict[str, Any]
 def _fit(cfg: DictConfig, run_dir: Path, ckpt_path: str | None, extra_callbacks: list[L.Callback]) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build(cfg)
+    if cfg.get("init_weights") and not ckpt_path:  # a fresh run from given weights (a resume has its own)
+        start_from(module, cfg.init_weights)
     check_fits(module, str(cfg.trainer.get("accelerator", "cpu")))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     run_id = None

@@ -66,7 +66,7 @@ ALL_TRAIN = [(p.name, cmd, ov) for p in DOCS for cmd in commands(p) if (runs := 
 
 def docs_cfg(tmp_path: Path, overrides: list[str]):
     hydra = [o for o in overrides if o.startswith("hydra")]
-    own = [o for o in overrides if not o.startswith("hydra") and not o.startswith("ckpt_path=")]
+    own = [o for o in overrides if not o.startswith(("hydra", "ckpt_path=", "init_weights="))]  # placeholder paths
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose(
             "train", overrides=[f"paths.output_dir={tmp_path}", *own, *hydra], return_hydra_config=bool(hydra)

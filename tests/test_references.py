@@ -133,8 +133,10 @@ def test_kuramoto_sivashinsky_first_half_window_keeps_the_reference_times():
     t = pde.grid()[1][..., 0].unique()
     assert pde.domain.upper[0] == 0.5 and len(t) == 126 and t.max() == 0.5
     assert (t * 250 - (t * 250).round()).abs().max() < 1e-9  # every 1/250: the saves of the reference
-    with pytest.raises(ValueError, match=r"t_end must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"0 <= t_start < t_end <= 1 .*t_end=1.5"):
         KuramotoSivashinsky(t_end=1.5)
+    with pytest.raises(ValueError, match=r"needs its initial condition: pde.initial="):
+        KuramotoSivashinsky(t_start=0.5)
 
 
 # ---- nonlinear Schrödinger: ETDRK4 for a complex field -------------------------------------------------------

@@ -5,7 +5,8 @@ conditions, ``φ (..., 1 or m)`` vanishes exactly where they are imposed and is 
 a signed distance function, a smooth distance-like function such as ``(r² - |x - c|²)/(2r)`` for a disk). ``ansatz`` is
 written once with the operators ``+ - *`` and the functions in ``ops``, so the same code runs on tensors (every backend)
 and on Taylor jets (the ``taylor`` backend): ``ops.col(x, i)`` is column ``i`` as ``(..., 1)``, ``ops.cat([a, b])``
-joins fields, ``ops.sum(a)`` adds the columns (``(..., 1)``),
+joins fields, ``ops.sum(a)`` adds the columns (``(..., 1)``), ``ops.linear(a, W, b=None)`` is ``a W^T + b`` with
+constant ``W (o, w)`` and ``b (o,)`` (``(..., o)``, e.g. the phases of a Fourier series),
 ``ops.sin``/``ops.cos``/``ops.exp``/``ops.log``/``ops.sqrt``/``ops.tanh`` act elementwise.
 """
 
@@ -30,6 +31,7 @@ TENSOR_OPS = SimpleNamespace(
     sqrt=torch.sqrt,
     tanh=torch.tanh,
     sum=lambda x: x.sum(-1, keepdim=True),
+    linear=torch.nn.functional.linear,
 )
 JET_OPS = SimpleNamespace(
     col=lambda j, i: j[[i]],
@@ -41,6 +43,7 @@ JET_OPS = SimpleNamespace(
     sqrt=lambda j: j.map(act.sqrt),
     tanh=lambda j: j.map(act.tanh),
     sum=lambda j: j.linear(j.value.new_ones(1, j.value.shape[-1])),
+    linear=lambda j, w, b=None: j.linear(w, b),
 )
 
 Ansatz = Callable[[Tensor | Jet, SimpleNamespace], tuple[Tensor | Jet, Tensor | Jet]]

@@ -5,8 +5,11 @@ short ones decay (−γ u_xxxx) and the nonlinearity moves energy between them. 
 Reference computed by pinnkit: Fourier pseudo-spectral ETDRK4 (real symbol β k² − γ k⁴) with 512 modes and
 dt = 1e-4; the mean of u is conserved to round-off, and halving dt or doubling the modes changes the solution by
 < 1e-7 (tests).
-Cached on disk. ``t_end < 1`` trains and scores the window ``[0, t_end]`` only (e.g. the first half, the
-benchmark's accuracy bar). ``hard=True``: ``u = −sin(πx) + t N``, the initial condition exact (with a net periodic in x,
+Cached on disk. ``[t_start, t_end] ⊂ [0, 1]`` trains and scores that window only (e.g. the first half, the
+benchmark's accuracy bar). A window that starts later takes its initial condition from ``initial``: an ``.npz`` of
+samples ``x, u`` on the periodic grid of [-1, 1) (:mod:`pinnkit.pdes.profile`; time-marching windows,
+:mod:`pinnkit.marching`, write it from the previous window's net), used as its first ``ic_modes`` Fourier modes.
+``hard=True``: ``u = u0(x) + (t − t_start) N``, the initial condition exact (with a net periodic in x,
 ``model.periodic={x: 2}``, the periodicity too).
 """
 
@@ -20,8 +23,10 @@ from torch import Tensor
 
 from ..derivatives import Derivatives
 from ..domain import Box
+from ..nets.constrained import TENSOR_OPS
 from ..references import etdrk4
 from .base import Term
+from .profile import PeriodicProfile
 from .spectral_pde import SpectralReferencePDE
 
 
@@ -44,13 +49,21 @@ class KuramotoSivashinsky(SpectralReferencePDE):
     fields = ("u",)
 
     def __init__(self, alpha: float = 5.0, beta: float = 0.5, gamma: float = 0.005, nt: int = 251, nx: int = 512,
-                 modes: int = 512, dt: float = 1e-4, hard: bool = False, t_end: float = 1.0) -> None:  # fmt: skip
-        if not 0.0 < float(t_end) <= 1.0:
-            raise ValueError(f"{self.name}: t_end must be in (0, 1] (the reference covers [0, 1]), got {t_end}")
+                 modes: int = 512, dt: float = 1e-4, hard: bool = False, t_end: float = 1.0, t_start: float = 0.0,
+                 initial: str | None = None, ic_modes: int = 32) -> None:  # fmt: skip
+        t_start, t_end = float(t_start), float(t_end)
+        if not 0.0 <= t_start < t_end <= 1.0:
+            raise ValueError(f"{self.name}: the window needs 0 <= t_start < t_end <= 1 (the reference covers [0, 1]), "
+                             f"got t_start={t_start}, t_end={t_end}")  # fmt: skip
+        if t_start > 0 and not initial:
+            raise ValueError(f"{self.name}: a window from t_start={t_start} > 0 needs its initial condition: "
+                             "pde.initial=<.npz of x, u at t_start> (a march, march.windows, writes them)")  # fmt: skip
         # nt counts grid times over [0, 1]; a shorter window keeps their spacing (the reference's saved times)
-        nt_window = round((int(nt) - 1) * float(t_end)) + 1
-        super().__init__(Box({"t": (0.0, float(t_end)), "x": (-1.0, 1.0)}), {"t": nt_window, "x": nx}, hard)
+        nt_window = round((int(nt) - 1) * (t_end - t_start)) + 1
+        super().__init__(Box({"t": (t_start, t_end), "x": (-1.0, 1.0)}), {"t": nt_window, "x": nx}, hard)
         self.alpha, self.beta, self.gamma, self.modes, self.dt = alpha, beta, gamma, modes, dt
+        self.t_start = t_start
+        self.initial = None if not initial else PeriodicProfile.read(initial, -1.0, 1.0, ic_modes)
 
     def terms(self) -> list[Term]:
         def periodic(d: Derivatives, x: Tensor) -> Tensor:
@@ -60,12 +73,16 @@ class KuramotoSivashinsky(SpectralReferencePDE):
         edge = Term("periodic", "periodic:x", ("u", "u_x", "u_xx", "u_xxx"), periodic)
         if self.hard:
             return [pde, edge]
-        ic = Term("ic", "initial", ("u",), lambda d, x: d["u"] + torch.sin(math.pi * self.col(x, "x")))
+        ic = Term("ic", "initial", ("u",), lambda d, x: d["u"] - self.u0(x[..., 1:2], TENSOR_OPS)[..., 0])
         return [pde, ic, edge]
 
+    def u0(self, x, ops):
+        """The initial condition at the column ``x (..., 1)``: ``−sin(πx)``, or the ``initial`` profile."""
+        return ops.sin(x * math.pi) * -1.0 if self.initial is None else self.initial(x, ops)
+
     def ansatz(self, x, ops):
-        """``u = −sin(πx) + t N``: the initial condition by construction."""
-        return ops.sin(ops.col(x, 1) * math.pi) * -1.0, ops.col(x, 0)
+        """``u = u0(x) + (t − t_start) N``: the initial condition by construction."""
+        return self.u0(ops.col(x, 1), ops), ops.col(x, 0) - self.t_start
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
         u = d["u"]
