@@ -63,7 +63,7 @@ def march(cfg: DictConfig, train_fn: Callable[[DictConfig], dict[str, Any]]) -> 
     for k in range(len(edges) - 1):
         wdir = out / f"window_{k}"
         wcfg = window_config(cfg, k, edges, initial, previous, wdir)
-        summary = None if cfg.overwrite else finished(wdir)
+        summary = None if cfg.overwrite else finished(wdir, wcfg)
         if summary is None:
             summary = train_fn(wcfg)
         previous = summary["last_checkpoint"]
@@ -82,7 +82,7 @@ def march(cfg: DictConfig, train_fn: Callable[[DictConfig], dict[str, Any]]) -> 
         "objective": "val/l2_rel", "pde": last["pde"], "derivative": last["derivative"], "stopped": None,
         "stop_message": None, "last_checkpoint": previous, "windows": windows, "l2_rel_until": stats["l2_rel_until"],
         **{key: last.get(key) for key in ("git_sha", "versions", "device", "peak_mem_mb", "world_size")},
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": resolved(cfg),
     }  # fmt: skip
     write_json(out / "summary.json", result)
     print(f"march: l2_rel={stats['l2_rel']:.2e} over [{edges[0]:g}, {edges[-1]:g}] in {len(summaries)} windows")
@@ -108,13 +108,33 @@ def window_config(
     return wcfg
 
 
-def finished(wdir: Path) -> dict[str, Any] | None:
-    """The summary of a window that ran to its end (kept on a resumed march), else ``None``."""
+def finished(wdir: Path, wcfg: DictConfig) -> dict[str, Any] | None:
+    """The summary of a window that ran to its end with the settings ``wcfg`` gives it (kept on a rerun), else
+    ``None``; a ``ValueError`` naming the settings when it ran with others (an edited recipe or override)."""
     path = wdir / "summary.json"
     if not path.is_file():
         return None
     summary = json.loads(path.read_text())
-    return summary if summary.get("stopped") is None and summary.get("last_checkpoint") else None
+    if summary.get("stopped") is not None or not summary.get("last_checkpoint"):
+        return None
+    aside = ("paths", "ckpt_path", "overwrite", "callbacks")  # where outputs go and how it was resumed
+    saved, now = ({k: v for k, v in c.items() if k not in aside} for c in (summary["config"], resolved(wcfg)))
+    changed = sorted(changed_keys(saved, now))
+    if changed:
+        raise ValueError(f"{wdir} holds a finished window trained with other settings ({', '.join(changed[:5])}): "
+                         "overwrite=true trains the march afresh, or give it its own directory")  # fmt: skip
+    return summary
+
+
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def changed_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
+    """The dotted keys where the nested dicts ``a`` and ``b`` differ."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return set() if a == b else {prefix.rstrip(".")}
+    return set().union(*(changed_keys(a.get(k), b.get(k), f"{prefix}{k}.") for k in a.keys() | b.keys()))
 
 
 @torch.no_grad()
