@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from .atomic import save_npz, write_json
 from .pdes.profile import periodic_grid, save_profile
 from .predict import load
+from .resume import differences
 
 #: the PDE settings a march needs (the PDEs that take them, e.g. kuramoto_sivashinsky)
 WINDOW_KEYS = ("t_start", "t_end", "initial")
@@ -119,22 +120,15 @@ def finished(wdir: Path, wcfg: DictConfig) -> dict[str, Any] | None:
         return None
     aside = ("paths", "ckpt_path", "overwrite", "callbacks")  # where outputs go and how it was resumed
     saved, now = ({k: v for k, v in c.items() if k not in aside} for c in (summary["config"], resolved(wcfg)))
-    changed = sorted(changed_keys(saved, now))
+    changed = differences(saved, now, "", ("finished window", "this march"))
     if changed:
-        raise ValueError(f"{wdir} holds a finished window trained with other settings ({', '.join(changed[:5])}): "
+        raise ValueError(f"{wdir} holds a finished window trained with other settings ({'; '.join(changed[:5])}): "
                          "overwrite=true trains the march afresh, or give it its own directory")  # fmt: skip
     return summary
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
-
-
-def changed_keys(a: Any, b: Any, prefix: str = "") -> set[str]:
-    """The dotted keys where the nested dicts ``a`` and ``b`` differ."""
-    if not (isinstance(a, dict) and isinstance(b, dict)):
-        return set() if a == b else {prefix.rstrip(".")}
-    return set().union(*(changed_keys(a.get(k), b.get(k), f"{prefix}{k}.") for k in a.keys() | b.keys()))
 
 
 @torch.no_grad()
@@ -156,7 +150,7 @@ def stitched(wdirs: list[Path]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The windows' grid solutions together (each time once: a later window's first time is the previous window's
     last), as ``solution.npz``'s arrays, and their relative L2 error, whole and cumulatively up to each window's end
     (``l2_rel_until``)."""
-    preds, refs, times, until = [], [], [], []
+    preds, refs, times = [], [], []
     for k, wdir in enumerate(wdirs):
         with np.load(wdir / "solution.npz") as f:
             rows = slice(1 if k else 0, None)
@@ -164,11 +158,15 @@ def stitched(wdirs: list[Path]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             refs.append(f["u_ref"][rows].astype(np.float64))
             times.append(f["t"][rows])
             x, fields = f["x"], f["fields"]
-        err2 = sum(float(np.sum((p - r) ** 2)) for p, r in zip(preds, refs, strict=True))
-        until.append({"t": float(times[-1][-1]), "l2_rel": (err2 / sum(float(np.sum(r**2)) for r in refs)) ** 0.5})
-    pred, ref = np.concatenate(preds), np.concatenate(refs)
-    l2 = float(np.sqrt(np.sum((pred - ref) ** 2) / np.sum(ref**2)))
-    grid = {"t": np.concatenate(times), "x": x, "u_pred": pred, "u_ref": ref, "fields": fields}
+    pred, ref, t = np.concatenate(preds), np.concatenate(refs), np.concatenate(times)
+    # squared error and reference summed up to each grid time (time is the first axis), read at each window's end
+    err2 = np.cumsum(((pred - ref) ** 2).reshape(len(t), -1).sum(-1))
+    ref2 = np.cumsum((ref**2).reshape(len(t), -1).sum(-1))
+    until = [
+        {"t": float(t[e]), "l2_rel": float(np.sqrt(err2[e] / ref2[e]))} for e in np.cumsum([len(w) for w in times]) - 1
+    ]
+    l2 = until[-1]["l2_rel"]
+    grid = {"t": t, "x": x, "u_pred": pred, "u_ref": ref, "fields": fields}
     stats = {"l2_rel": l2, f"l2_rel_{fields[0]}": l2, "linf": float(np.abs(pred - ref).max()), "l2_rel_until": until}
     return grid, stats
 

@@ -50,14 +50,16 @@ def run_record(
     }
 
 
-def differences(old: Any, new: Any, prefix: str) -> list[str]:
-    """``key: old -> new`` for every leaf where two nested configs differ."""
+def differences(old: Any, new: Any, prefix: str, labels: tuple[str, str] = ("checkpoint", "this run")) -> list[str]:
+    """``key: old (label) -> new (label)`` for every leaf where two nested configs differ (``prefix`` "" for keys
+    from the top)."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         out = []
         for k in sorted(set(old) | set(new), key=str):
-            out += differences(old.get(k, "<unset>"), new.get(k, "<unset>"), f"{prefix}.{k}")
+            key = f"{prefix}.{k}" if prefix else str(k)
+            out += differences(old.get(k, "<unset>"), new.get(k, "<unset>"), key, labels)
         return out
-    return [] if old == new else [f"{prefix}: {old!r} (checkpoint) -> {new!r} (this run)"]
+    return [] if old == new else [f"{prefix}: {old!r} ({labels[0]}) -> {new!r} ({labels[1]})"]
 
 
 def check_resume(

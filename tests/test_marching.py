@@ -139,7 +139,8 @@ def test_a_march_hands_each_window_its_predecessors_end_and_stitches_the_error(t
     assert stamps == [(tmp_path / f"window_{k}" / "summary.json").stat().st_mtime_ns for k in (0, 1)]
     # a rerun with other settings is refused naming them, before anything trains
     cfg.model.width = 13
-    with pytest.raises(ValueError, match=r"finished window trained with other settings \(model.width\)"):
+    stale = r"finished window trained with other settings \(model.width: 12 \(finished window\) -> 13 \(this march\)\)"
+    with pytest.raises(ValueError, match=stale):
         run(cfg)
     # overwrite=true trains every window afresh (not resumed from the earlier run's checkpoints)
     cfg.overwrite = True

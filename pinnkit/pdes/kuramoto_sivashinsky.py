@@ -62,7 +62,6 @@ class KuramotoSivashinsky(SpectralReferencePDE):
         nt_window = round((int(nt) - 1) * (t_end - t_start)) + 1
         super().__init__(Box({"t": (t_start, t_end), "x": (-1.0, 1.0)}), {"t": nt_window, "x": nx}, hard)
         self.alpha, self.beta, self.gamma, self.modes, self.dt = alpha, beta, gamma, modes, dt
-        self.t_start = t_start
         self.initial = None if not initial else PeriodicProfile.read(initial, -1.0, 1.0, ic_modes)
 
     def terms(self) -> list[Term]:
@@ -82,7 +81,7 @@ class KuramotoSivashinsky(SpectralReferencePDE):
 
     def ansatz(self, x, ops):
         """``u = u0(x) + (t − t_start) N``: the initial condition by construction."""
-        return self.u0(ops.col(x, 1), ops), ops.col(x, 0) - self.t_start
+        return self.u0(ops.col(x, 1), ops), ops.col(x, 0) - self.domain.lower[0]
 
     def residual(self, d: Derivatives, x: Tensor) -> Tensor:
         u = d["u"]
